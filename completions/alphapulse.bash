@@ -1,0 +1,31 @@
+# bash completion for alphapulse; generated from the CLI by scripts/gen_docs.py
+_alphapulse() {
+    local cur cmd opts i
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    cmd=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            -*) ;;
+            *) cmd="${COMP_WORDS[i]}"; break ;;
+        esac
+    done
+    if [[ -z "$cmd" ]]; then
+        COMPREPLY=($(compgen -W "bench local-exchange pin replay shm-dump tail-stream --version --help" -- "$cur"))
+        return
+    fi
+    case "$cmd" in
+        bench) opts="--list --repeats -r --quick --json --baseline --max-regression --help" ;;
+        local-exchange) opts="--host --port -p --rate -r --symbols -s --seed --duration -d --levels --trade-share --stats-file --compression --no-compression --subscribe-timeout --idle-timeout --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on --quiet -q --help" ;;
+        pin) opts="--pid -p --show --nice -n --realtime --help" ;;
+        replay) opts="--format -f --output -o --from --to --exchange -e --kind -k --symbol -s --depth -d --count -c --speed --follow -F --tail --stats --help" ;;
+        shm-dump) opts="--symbol -s --exchange -e --follow -F --latest --depth -d --count -c --stats --format -f --help" ;;
+        tail-stream) opts="--from --count -c --group -g --consumer --claim-idle --no-ack --fmt --json --table --batch --rescan --redis --help" ;;
+        *) opts="" ;;
+    esac
+    if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}
+complete -o filenames -F _alphapulse alphapulse

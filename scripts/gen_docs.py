@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Generate man/ pages and completions/ scripts from the typer app (the CLI definition).
+
+    python scripts/gen_docs.py            # write man/ and completions/
+    python scripts/gen_docs.py --check    # exit 1 when what is on disk is stale
+
+Everything is derived from the click command tree behind the typer app, plus the .wslog
+format constants, so the docs cannot drift from the code without this check failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer.main
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from alphapulse_cli import __version__  # noqa: E402
+from alphapulse_cli.cli.app import app  # noqa: E402
+from alphapulse_cli.errors import ExitCode  # noqa: E402
+from alphapulse_cli.venues_table import VENUE_IDS  # noqa: E402
+
+DATE = "2026"
+EXIT_TEXT = {
+    ExitCode.OK: "success",
+    ExitCode.ERROR: "an error (a lock held by another process, an unwritable file, ...)",
+    ExitCode.USAGE: "bad usage: an unknown option or a malformed value",
+    ExitCode.DATA: (
+        "bad or truncated data: not a .wslog, a cut-off record, a missing ring, a failed verify"
+    ),
+    ExitCode.UPSTREAM: "an upstream service (exchange, Redis) is unreachable",
+    ExitCode.INTERRUPTED: "interrupted (SIGINT); files were closed cleanly",
+}
+
+
+def esc(text: str) -> str:
+    text = text.replace("\\", "\\\\").replace("-", "\\-")
+    return "\n".join(("\\&" + ln) if ln.startswith((".", "'")) else ln for ln in text.split("\n"))
+
+
+# typer may bring its own copy of click, so commands and parameters are read by their
+# attributes rather than checked against click's classes.
+Command = Any
+
+
+def root_group() -> Command:
+    return typer.main.get_command(app)
+
+
+def is_option(p: Any) -> bool:
+    return getattr(p, "param_type_name", "") == "option"
+
+
+def is_argument(p: Any) -> bool:
+    return getattr(p, "param_type_name", "") == "argument"
+
+
+def unstyle(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def split_help(text: str) -> tuple[str, list[str], list[str]]:
+    """(summary, description paragraphs, example lines) from a command docstring."""
+    text = unstyle(text or "").strip()
+    paras = [p.strip("\n") for p in text.split("\n\n")]
+    summary = paras[0].strip() if paras else ""
+    desc: list[str] = []
+    examples: list[str] = []
+    in_examples = False
+    for p in paras[1:]:
+        if p.strip().rstrip(":").lower() == "examples":
+            in_examples = True
+            continue
+        if in_examples:
+            examples.extend(ln.strip() for ln in p.splitlines() if ln.strip())
+        else:
+            desc.append(p)
+    return summary, desc, examples
+
+
+def option_lines(cmd: Command) -> list[tuple[str, str]]:
+    out = []
+    for p in cmd.params:
+        if is_option(p):
+            names = ", ".join(p.opts + p.secondary_opts)
+            if not p.is_flag and not p.count:
+                names += f" {p.metavar or p.name.upper()}"
+            help_text = unstyle(p.help or "")
+            if p.default not in (None, False, ()) and not p.is_flag and p.show_default is not False:
+                help_text += f" (default: {p.default})"
+            out.append((names, help_text))
+    out.append(("-h, --help", "Show the help and exit."))
+    return out
+
+
+def synopsis(name: str, cmd: Command) -> str:
+    parts = [name]
+    if any(is_option(p) for p in cmd.params):
+        parts.append("[OPTIONS]")
+    for p in cmd.params:
+        if is_argument(p):
+            parts.append(p.metavar or p.name.upper())
+    return " ".join(parts)
+
+
+def exit_section() -> list[str]:
+    out = [".SH EXIT STATUS"]
+    for code in ExitCode:
+        out += [".TP", f".B {int(code)}", esc(EXIT_TEXT[code])]
+    return out
+
+
+def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | None = None) -> str:
+    summary, desc, examples = split_help(cmd.help or "")
+    title = full.replace(" ", "-").upper()
+    lines = [
+        f'.TH {title} {section} "{DATE}" "alphapulse {__version__}" "alphapulse manual"',
+        ".SH NAME",
+        esc(f"{full.replace(' ', '-')} - {summary}"),
+        ".SH SYNOPSIS",
+        f".B {esc(synopsis(full, cmd))}",
+        ".SH DESCRIPTION",
+    ]
+    for p in desc or [summary]:
+        if any(ln.startswith("    ") for ln in p.splitlines()):
+            lines += [".PP", ".nf", esc(p), ".fi"]
+        else:
+            lines += [".PP", esc(" ".join(ln.strip() for ln in p.splitlines()))]
+    lines.append(".SH OPTIONS")
+    for names, help_text in option_lines(cmd):
+        lines += [".TP", f".B {esc(names)}", esc(help_text)]
+    lines += extra or []
+    lines += exit_section()
+    lines.append(".SH EXAMPLES")
+    for ex in examples or [full + " --help"]:
+        lines += [".PP", ".nf", esc(ex), ".fi"]
+    lines += [".SH SEE ALSO", "alphapulse(1), wslog(5)"]
+    return "\n".join(lines) + "\n"
+
+
+def root_page(group: Command) -> str:
+    summary, _desc, _ = split_help(group.help or "")
+    lines = [
+        f'.TH ALPHAPULSE 1 "{DATE}" "alphapulse {__version__}" "alphapulse manual"',
+        ".SH NAME",
+        esc(f"alphapulse - {summary}"),
+        ".SH SYNOPSIS",
+        ".B alphapulse [--version] [--help] COMMAND [ARGS]...",
+        ".SH DESCRIPTION",
+        ".PP",
+        esc(
+            "One executable of small commands that compose through pipes, files, Redis and shared "
+            "memory. Data goes to stdout, talk (logs, progress, errors) to stderr."
+        ),
+        ".SH OPTIONS",
+    ]
+    for names, help_text in option_lines(group):
+        lines += [".TP", f".B {esc(names)}", esc(help_text)]
+    lines.append(".SH COMMANDS")
+    for name, cmd in sorted(group.commands.items()):
+        s, _, _ = split_help(cmd.help or "")
+        lines += [
+            ".TP",
+            f".B alphapulse {esc(name)}",
+            esc(s) + f" See alphapulse\\-{esc(name)}(1).",
+        ]
+    lines += exit_section()
+    lines += [
+        ".SH SEE ALSO",
+        ", ".join(f"alphapulse\\-{esc(n)}(1)" for n in sorted(group.commands)) + ", wslog(5)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def wslog_page() -> str:
+    from alphapulse_cli.wslog import format as fmt
+
+    venues = "\n".join(
+        f".TP\n.B {vid}\n{name}" for name, vid in sorted(VENUE_IDS.items(), key=lambda x: x[1])
+    )
+    kinds = "\n".join(f".TP\n.B {int(k)}\n{esc(n)}" for k, n in fmt.KIND_NAMES.items())
+    return f""".TH WSLOG 5 "{DATE}" "alphapulse {__version__}" "alphapulse manual"
+.SH NAME
+wslog \\- the alphapulse raw WebSocket frame log, version {fmt.VERSION}
+.SH DESCRIPTION
+.PP
+A .wslog file or stream holds every frame a collector received and sent, byte for byte as
+on the wire, plus session events. All integers are little\\-endian. A stream is a
+{fmt.PREAMBLE_SIZE}\\-byte preamble followed by records; a preamble may appear again at any
+record boundary, so concatenated files are a valid stream.
+.PP
+.nf
+preamble ({fmt.PREAMBLE_SIZE} bytes):
+    magic     8 bytes   93 57 53 4C 4F 47 0D 0A  ("\\\\x93WSLOG\\\\r\\\\n")
+    version   u16       {fmt.VERSION}
+    flags     u16       0
+    reserved  u32       0
+record ({fmt.HEADER_SIZE}\\-byte header, then the message):
+    timestamp_ns  u64   local receive time, ns since the Unix epoch
+    exchange_id   u16   bits 0\\-7 venue, bits 8\\-11 connection slot, bits 12\\-15 kind
+    message_len   u32
+    raw_message   message_len bytes, exactly as received
+.fi
+.SH VENUE IDS
+.TP
+.B 0
+none
+{venues}
+.SH KINDS
+{kinds}
+.PP
+Session events (kind 2) are JSON objects with an "event" key: connect (with "url"),
+disconnect (with "reason"), resync, continue (a connection carried over into a rotated file,
+with its "url"), and end. A clean close writes an end event last, so a reader can tell a
+finished log from a writer that died.
+.SH FILES
+.PP
+Collectors rotate hourly into DIR/<venue>/YYYYMMDD_HH.wslog (a numbered sibling
+YYYYMMDD_HH.N.wslog when the name is taken) and hold an exclusive flock(2) on the file they
+write. compact(1) turns closed files into .wslog.zst, one standard zstd frame with a content
+checksum that zstd \\-d restores byte for byte; readers take either, and zstd\\-compressed
+stdin, transparently.
+.SH TRUNCATION
+.PP
+A cut\\-off last record (a writer killed mid\\-write) is reported by default with the file, the
+byte offset and the number of bytes missing, and exit status 3; \\-\\-tail stop keeps every
+complete record instead.
+.SH SEE ALSO
+alphapulse\\-replay(1), alphapulse\\-compact(1)
+"""
+
+
+def all_params(cmd: Command) -> list[str]:
+    out = []
+    for p in cmd.params:
+        if is_option(p):
+            out.extend(o for o in p.opts + p.secondary_opts)
+    return [*out, "--help"]
+
+
+def bash_completion(group: Command) -> str:
+    cases = []
+    for name, cmd in sorted(group.commands.items()):
+        cases.append(f'        {name}) opts="{" ".join(all_params(cmd))}" ;;')
+    names = " ".join(sorted(group.commands))
+    return f"""# bash completion for alphapulse; generated from the CLI by scripts/gen_docs.py
+_alphapulse() {{
+    local cur cmd opts i
+    cur="${{COMP_WORDS[COMP_CWORD]}}"
+    cmd=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${{COMP_WORDS[i]}}" in
+            -*) ;;
+            *) cmd="${{COMP_WORDS[i]}}"; break ;;
+        esac
+    done
+    if [[ -z "$cmd" ]]; then
+        COMPREPLY=($(compgen -W "{names} --version --help" -- "$cur"))
+        return
+    fi
+    case "$cmd" in
+{chr(10).join(cases)}
+        *) opts="" ;;
+    esac
+    if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}}
+complete -o filenames -F _alphapulse alphapulse
+"""
+
+
+def zsh_completion(group: Command) -> str:
+    cmds = "\n".join(
+        f"        '{name}:{split_help(cmd.help or '')[0].replace(chr(39), '')}'"
+        for name, cmd in sorted(group.commands.items())
+    )
+    cases = []
+    for name, cmd in sorted(group.commands.items()):
+        opts = " ".join(f"'{o}'" for o in all_params(cmd))
+        cases.append(f"        {name}) _arguments '*:file:_files' {opts} ;;")
+    return f"""#compdef alphapulse
+# zsh completion for alphapulse, generated by scripts/gen_docs.py from the CLI definition
+_alphapulse() {{
+    local -a commands
+    commands=(
+{cmds}
+    )
+    if (( CURRENT == 2 )); then
+        _describe 'command' commands
+        return
+    fi
+    case "${{words[2]}}" in
+{chr(10).join(cases)}
+    esac
+}}
+_alphapulse "$@"
+"""
+
+
+def fish_completion(group: Command) -> str:
+    lines = [
+        "# fish completion for alphapulse, generated by scripts/gen_docs.py from the CLI definition"
+    ]
+    names = " ".join(sorted(group.commands))
+    for name, cmd in sorted(group.commands.items()):
+        summary = split_help(cmd.help or "")[0].replace("'", "")
+        lines.append(
+            f"complete -c alphapulse -n 'not __fish_seen_subcommand_from {names}' -a {name} -d '{summary}'"  # noqa: E501
+        )
+        for p in cmd.params:
+            if not is_option(p):
+                continue
+            for o in p.opts + p.secondary_opts:
+                flag = f"-l {o[2:]}" if o.startswith("--") else f"-s {o[1:]}"
+                desc = unstyle(p.help or "").replace("'", "").split(". ")[0]
+                lines.append(
+                    f"complete -c alphapulse -n '__fish_seen_subcommand_from {name}' {flag} -d '{desc}'"  # noqa: E501
+                )
+    return "\n".join(lines) + "\n"
+
+
+def generate() -> dict[Path, str]:
+    group = root_group()
+    files: dict[Path, str] = {
+        Path("man/alphapulse.1"): root_page(group),
+        Path("man/wslog.5"): wslog_page(),
+    }
+    for name, cmd in sorted(group.commands.items()):
+        files[Path(f"man/alphapulse-{name}.1")] = man_page(f"alphapulse {name}", cmd)
+    files[Path("completions/alphapulse.bash")] = bash_completion(group)
+    files[Path("completions/_alphapulse")] = zsh_completion(group)
+    files[Path("completions/alphapulse.fish")] = fish_completion(group)
+    return files
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if generated files are stale")
+    args = ap.parse_args()
+    files = generate()
+    stale = []
+    for rel, text in files.items():
+        path = ROOT / rel
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(rel))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    known = {ROOT / r for r in files}
+    extra = [
+        str(p.relative_to(ROOT))
+        for d in ("man", "completions")
+        for p in (ROOT / d).glob("*")
+        if p.is_file() and p not in known
+    ]
+    if args.check:
+        if stale or extra:
+            print("stale generated docs: " + ", ".join(stale + extra), file=sys.stderr)
+            print("run: python scripts/gen_docs.py", file=sys.stderr)
+            return 1
+        return 0
+    for p in extra:
+        (ROOT / p).unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: install what is missing, then docs drift, lint, types, tests.
+# Usage: scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
+if ((${#need_apt[@]})); then
+    echo "installing ${need_apt[*]} with apt-get" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+"$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+"$PY" scripts/gen_docs.py --check
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
+"$PY" -m mypy
+"$PY" -m pytest -q "$@"

@@ -1,0 +1,1 @@
+"""Bench suites, one module per area."""

@@ -1,0 +1,1 @@
+"""Thin typer adapters over the library: parse options, open resources, map errors to exits."""

@@ -1,0 +1,70 @@
+"""Option bundles shared by several commands, and small helpers for command modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import typer
+
+from alphapulse_cli.errors import AlphapulseError, UsageError
+
+TAIL_HELP = (
+    "What to do with a cut-off last record: raise (a one-line error, exit 3) or stop "
+    "(keep every complete record)."
+)
+
+
+def redis_url_option() -> str:
+    return typer.Option(
+        None,
+        "--redis",
+        help="Redis URL (redis://, rediss://); default $ALPHAPULSE_REDIS_URL, then redis://127.0.0.1:6379.",
+        show_default=False,
+    )
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """`--exchange a,b --exchange c` -> [a, b, c]."""
+    out: list[str] = []
+    for v in values or []:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+def check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    if value not in choices:
+        raise UsageError(f"{option}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+@contextmanager
+def output_sink(path: str | None) -> Iterator[BinaryIO]:
+    """stdout (binary) for None or '-', else a file opened for writing."""
+    if path is None or path == "-":
+        yield sys.stdout.buffer
+        return
+    try:
+        f = open(Path(path), "wb")  # noqa: SIM115
+    except OSError as exc:
+        raise AlphapulseError(f"{path}: cannot open for writing: {exc.strerror}") from None
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def stdin_inputs(inputs: list[str] | None) -> list[str]:
+    if inputs:
+        return inputs
+    if sys.stdin.isatty():
+        raise UsageError("no input: name files or directories, or pipe a .wslog stream into '-'")
+    return ["-"]
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("NO_COLOR")

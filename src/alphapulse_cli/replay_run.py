@@ -1,0 +1,177 @@
+"""`replay` as a library call: a request built from options, run against a binary sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from alphapulse_cli.errors import UsageError
+from alphapulse_cli.replay import (
+    KIND_VALUES,
+    BlockWriter,
+    OutputStats,
+    Selection,
+    bulk_copy,
+    jsonl_lines,
+    merge,
+    open_inputs,
+    pace,
+    select,
+    take,
+    wslog_blocks,
+)
+from alphapulse_cli.timeparse import parse_time_ns
+from alphapulse_cli.venues_table import venue_id
+from alphapulse_cli.wslog.reader import ReadStats, Record, expand_inputs
+
+
+def parse_speed(text: str) -> float | None:
+    if text.strip().lower() in ("max", "inf", "0"):
+        return None
+    try:
+        value = float(text.rstrip("xX"))
+    except ValueError:
+        raise UsageError(f"--speed: {text!r} is not a number or 'max'") from None
+    if value <= 0:
+        raise UsageError(f"--speed: {text!r} must be greater than 0 (or 'max')")
+    return value
+
+
+@dataclass
+class ReplayRequest:
+    inputs: list[str]
+    fmt: str = "jsonl"
+    selection: Selection = field(default_factory=Selection)
+    symbols: frozenset[str] | None = None
+    depth: int = 10
+    count: int | None = None
+    speed: float | None = None
+    follow: bool = False
+    tail: str = "raise"
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        inputs: list[str],
+        fmt: str,
+        start: str | None,
+        end: str | None,
+        exchanges: list[str],
+        kinds: list[str],
+        symbols: list[str],
+        depth: int,
+        count: int | None,
+        speed: str,
+        follow: bool,
+        tail: str,
+    ) -> ReplayRequest:
+        kind_ids = []
+        for k in kinds:
+            if k not in KIND_VALUES:
+                raise UsageError(f"--kind: {k!r} is not one of {', '.join(KIND_VALUES)}")
+            kind_ids.append(KIND_VALUES[k])
+        sel = Selection(
+            start_ns=parse_time_ns(start, "--from") if start else None,
+            end_ns=parse_time_ns(end, "--to") if end else None,
+            venues=frozenset(venue_id(e) for e in exchanges) if exchanges else None,
+            kinds=frozenset(kind_ids) if kind_ids else None,
+        )
+        if sel.start_ns is not None and sel.end_ns is not None and sel.start_ns > sel.end_ns:
+            raise UsageError("--from is later than --to: nothing would be replayed")
+        return cls(
+            inputs=inputs,
+            fmt=fmt,
+            selection=sel,
+            symbols=frozenset(symbols) if symbols else None,
+            depth=depth,
+            count=count,
+            speed=parse_speed(speed),
+            follow=follow,
+            tail=tail,
+        )
+
+    @property
+    def bulk(self) -> bool:
+        """Can the output be a byte copy of one input?"""
+        return (
+            self.fmt == "wslog"
+            and self.selection.everything
+            and self.count is None
+            and self.speed is None
+            and not self.follow
+        )
+
+
+def _take_lines(blocks: Iterable[bytes], count: int) -> Iterator[bytes]:
+    left = count
+    if left <= 0:
+        return
+    for block in blocks:
+        n = block.count(b"\n")
+        if n < left:
+            left -= n
+            yield block
+            continue
+        cut = -1
+        for _ in range(left):
+            cut = block.index(b"\n", cut + 1)
+        yield block[: cut + 1]
+        return
+
+
+def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
+    """Stream the requested output into `sink`; return the `--stats` summary."""
+    read_stats = ReadStats()
+    out_stats = OutputStats()
+    files = expand_inputs(req.inputs)
+    if req.bulk and len(files) == 1:
+        copied, size = bulk_copy(files[0], sink, tail=req.tail, stats=read_stats)
+        out_stats.records, out_stats.bytes = copied, size
+        summary = out_stats.to_json(read_stats)
+        summary["first_ts"] = summary["last_ts"] = None
+        summary["venues"] = None
+        summary["note"] = "bulk copy: per-venue counts and times not computed"
+        return summary
+    sources = open_inputs(
+        req.inputs, tail=req.tail, follow=req.follow, stats=read_stats, files=files
+    )
+    records: Iterator[Record] = merge(sources)
+    if not req.selection.everything:
+        records = select(records, req.selection)
+    derived = req.fmt in ("events", "books")
+    if req.count is not None and not derived:
+        records = take(records, req.count)
+    records = out_stats.count(records)
+    # A follower is watched live: each record goes out as soon as it is read.
+    out = BlockWriter(sink, block=0) if req.follow else BlockWriter(sink)
+    if req.speed is not None:
+        records = pace(records, req.speed, on_wait=out.flush)
+    normalizer = None
+    try:
+        if req.fmt == "wslog":
+            for block in wslog_blocks(records):
+                out.add(block)
+        elif req.fmt == "jsonl":
+            for line in jsonl_lines(records):
+                out.add(line)
+        else:
+            from alphapulse_cli import derive
+
+            normalizer = derive.Normalizer(set(req.symbols) if req.symbols else None)
+            if req.fmt == "events":
+                blocks = derive.iter_event_lines(
+                    records, normalizer=normalizer, batch=1 if req.follow else 64
+                )
+            else:
+                blocks = derive.iter_book_lines(records, req.depth, normalizer=normalizer)
+            if req.count is not None:
+                blocks = _take_lines(blocks, req.count)
+            for block in blocks:
+                out.add(block)
+    finally:
+        out.flush()
+    if normalizer is not None:
+        out_stats.integrity = normalizer.stats
+    return out_stats.to_json(read_stats)

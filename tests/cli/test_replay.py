@@ -1,0 +1,194 @@
+"""`alphapulse replay` end to end, through the real executable."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import zstandard
+
+from alphapulse_cli.wslog.reader import complete_length
+from conftest import run_cli, spec_log, spec_record
+
+
+def test_jsonl_whole_output(sample_log):
+    r = run_cli("replay", str(sample_log))
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert lines[0] == {
+        "ts": 1_700_000_000_000_000_000,
+        "exchange": "coinbase",
+        "conn": 0,
+        "kind": "event",
+        "msg": '{"event":"connect","url":"wss://ws-feed.exchange.coinbase.com"}',
+    }
+    assert [x["kind"] for x in lines] == ["event", "out", "in", "in", "event"]
+    assert base64.b64decode(lines[3]["msg_b64"]) == b"\xff\xfe not utf-8"
+    assert r.stderr == b""
+
+
+def test_wslog_output_is_byte_identical(tmp_path, sample_log):
+    raw = sample_log.read_bytes()
+    r = run_cli("replay", str(sample_log), "--format", "wslog")
+    assert r.stdout == raw
+    out = tmp_path / "o.wslog"
+    r = run_cli("replay", str(sample_log), "--format", "wslog", "--kind", "in,out", "-o", str(out))
+    assert r.returncode == 0 and r.stdout == b""
+    kept = raw[16:]
+    # records 2 and 3 and 4 (out, in, in) in order, one preamble in front
+    assert out.read_bytes()[:16] == raw[:16]
+    assert out.read_bytes()[16:] in kept
+
+
+def test_merge_is_by_time_and_stable(tmp_path):
+    a = tmp_path / "a.wslog"
+    b = tmp_path / "b.wslog"
+    a.write_bytes(
+        spec_log([(10, 1, 0, b"a1"), (20, 1, 0, b"a2"), (20, 1, 0, b"a3"), (40, 1, 0, b"a4")])
+    )
+    b.write_bytes(spec_log([(5, 2, 0, b"b1"), (20, 2, 0, b"b2"), (30, 2, 0, b"b3")]))
+    r = run_cli("replay", str(a), str(b))
+    assert [json.loads(x)["msg"] for x in r.stdout.splitlines()] == [
+        "b1",
+        "a1",
+        "a2",
+        "a3",
+        "b2",
+        "b3",
+        "a4",
+    ]
+    r = run_cli("replay", str(a), str(b), "--format", "wslog")
+    expected = (
+        a.read_bytes()[:16]
+        + spec_record(5, 2, 0, b"b1")
+        + spec_record(10, 1, 0, b"a1")
+        + spec_record(20, 1, 0, b"a2")
+        + spec_record(20, 1, 0, b"a3")
+        + spec_record(20, 2, 0, b"b2")
+        + spec_record(30, 2, 0, b"b3")
+        + spec_record(40, 1, 0, b"a4")
+    )
+    assert r.stdout == expected
+
+
+def test_filters_count_and_stats(tmp_path):
+    a = tmp_path / "a.wslog"
+    recs = [
+        (1_700_000_000_000_000_000 + i * 1_000_000_000, 1 + i % 2, 0, b"m%d" % i) for i in range(10)
+    ]
+    a.write_bytes(spec_log(recs))
+    r = run_cli(
+        "replay",
+        str(a),
+        "--exchange",
+        "kraken",
+        "--from",
+        "1700000002",
+        "--to",
+        "2023-11-14T22:13:27Z",
+        "--stats",
+    )
+    msgs = [json.loads(x)["msg"] for x in r.stdout.splitlines()]
+    assert msgs == ["m3", "m5", "m7"]
+    stats = json.loads(r.stderr)
+    assert stats["records"] == 3 and stats["venues"] == {"kraken": 3}
+    assert stats["first_ts"] == recs[3][0] and stats["last_ts"] == recs[7][0]
+    r = run_cli("replay", str(a), "-c", "2")
+    assert len(r.stdout.splitlines()) == 2
+
+
+def test_truncated_default_and_tail_stop(tmp_path, sample_log):
+    cut = tmp_path / "cut.wslog"
+    cut.write_bytes(sample_log.read_bytes()[:-3])
+    r = run_cli("replay", str(cut))
+    assert r.returncode == 3
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and "3 bytes missing" in err and str(cut) in err
+    assert "Traceback" not in err
+    r = run_cli("replay", str(cut), "--tail", "stop", "--stats")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 4
+    assert json.loads(r.stderr)["truncated"][0]["missing"] == 3
+    r = run_cli("replay", str(cut), "--format", "wslog")
+    assert r.returncode == 3
+    r = run_cli("replay", str(cut), "--format", "wslog", "--tail", "stop")
+    assert r.returncode == 0
+    whole = sample_log.read_bytes()
+    assert r.stdout == whole[: complete_length(whole[:-3], "x")[0]]
+
+
+def test_garbage_and_missing_files_exit_3_in_one_line(tmp_path):
+    j = tmp_path / "x.json"
+    j.write_text('{"a": 1}\n')
+    for args in ([str(j)], [str(tmp_path / "nope.wslog")], [str(j), "--format", "wslog"]):
+        r = run_cli("replay", *args)
+        assert r.returncode == 3, args
+        assert r.stderr.decode().count("\n") == 1 and b"Traceback" not in r.stderr
+
+
+def test_usage_errors_exit_2(sample_log):
+    assert run_cli("replay", str(sample_log), "--format", "xml").returncode == 2
+    assert run_cli("replay", str(sample_log), "--from", "yesterday-ish").returncode == 2
+    assert run_cli("replay", str(sample_log), "--speed", "-3").returncode == 2
+    assert run_cli("replay", str(sample_log), "--exchange", "binance").returncode == 2
+
+
+def test_stdin_plain_and_zstd(sample_log):
+    raw = sample_log.read_bytes()
+    r1 = run_cli("replay", "-", input=raw)
+    r2 = run_cli("replay", "-", input=zstandard.ZstdCompressor().compress(raw))
+    assert r1.returncode == r2.returncode == 0
+    assert r1.stdout == r2.stdout and len(r1.stdout.splitlines()) == 5
+
+
+def test_zstd_tool_output_is_read(tmp_path, sample_log):
+    subprocess.run(["zstd", "-q", str(sample_log), "-o", str(tmp_path / "s.wslog.zst")], check=True)
+    r = run_cli("replay", str(tmp_path / "s.wslog.zst"), "--format", "wslog")
+    assert r.stdout == sample_log.read_bytes()
+
+
+def test_closed_pipe_is_quiet(tmp_path):
+    big = tmp_path / "big.wslog"
+    big.write_bytes(spec_log([(i, 1, 0, b"x" * 100) for i in range(200_000)]))
+    for fmt in ("jsonl", "wslog"):
+        p = subprocess.run(
+            f"{sys.executable} -m alphapulse_cli replay {big} --format {fmt} | head -c 10",
+            shell=True,
+            capture_output=True,
+            timeout=60,
+        )
+        assert p.stderr == b"", p.stderr
+
+
+def test_speed_paces_output(tmp_path):
+    a = tmp_path / "a.wslog"
+    a.write_bytes(spec_log([(0, 1, 0, b"a"), (1_000_000_000, 1, 0, b"b")]))
+    t0 = time.monotonic()
+    r = run_cli("replay", str(a), "--speed", "4")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
+    assert time.monotonic() - t0 >= 0.25  # one second of log at 4x
+
+
+def test_sigint_exits_130(tmp_path):
+    live = tmp_path / "live.wslog"
+    live.write_bytes(spec_log([(1, 1, 0, b"a")]))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "alphapulse_cli", "replay", str(live), "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    line = p.stdout.readline()
+    assert json.loads(line)["msg"] == "a"
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=10) == 130
+    assert b"Traceback" not in p.stderr.read()
+
+
+def test_version_and_module_entry():
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith(b"alphapulse ")
+    assert os.path.exists(sys.executable)
