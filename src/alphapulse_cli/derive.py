@@ -1,0 +1,177 @@
+"""Records -> normalized events and book views: the derivation shared by replay, compact and
+collect, so live and replayed outputs come from the same code.
+
+A record's tag routes it (bits 0-7 venue, 8-11 connection slot, 12-15 kind) to one
+adapter per (venue, connection): kind 0 frames are fed in, kind 1 (what we sent) teaches
+the adapter its subscriptions, kind 2 session events (connect, disconnect, resync) drive
+its connection state. Output lines are JSON, encoded many events per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from alphapulse_cli.adapters import ADAPTERS, make_adapter
+from alphapulse_cli.adapters.base import STAT_KEYS, Adapter
+from alphapulse_cli.adapters.tradeids import TradeIds
+from alphapulse_cli.venues_table import venue_name
+
+Record = tuple[int, int, bytes]
+BATCH_EVENTS = 64
+_BOOK_TYPES = frozenset(("book_snapshot", "book_update"))
+_decode_session = msgspec.json.Decoder().decode
+
+
+def normalize_symbol(text: str) -> str:
+    """A --symbol value as BASE-QUOTE: 'btc/usd' and 'XBT-USD' both give 'BTC-USD'."""
+    from alphapulse_cli.adapters.symbols import KRAKEN_TO_COMMON
+
+    base, _, quote = text.strip().upper().replace("/", "-").partition("-")
+    return f"{KRAKEN_TO_COMMON.get(base, base)}-{KRAKEN_TO_COMMON.get(quote, quote)}"
+
+
+class Normalizer:
+    """Feeds records to per-(venue, connection) adapters and returns their events.
+
+    `symbols` keeps only events for those symbols (plus connection-level events, which
+    carry no symbol). `last_adapter` is the adapter that handled the last record.
+    """
+
+    def __init__(self, symbols: Iterable[str] | None = None) -> None:
+        self.symbols: frozenset[str] | None = (
+            frozenset(normalize_symbol(s) for s in symbols) if symbols else None
+        )
+        self.adapters: dict[int, Adapter | None] = {}
+        self.last_adapter: Adapter | None = None
+        self._shared_ids: dict[str, TradeIds] = {}
+
+    def adapter_for(self, tag: int) -> Adapter | None:
+        key = tag & 0xFFF
+        if key in self.adapters:
+            return self.adapters[key]
+        name = venue_name(key & 0xFF)
+        adapter = make_adapter(name) if name in ADAPTERS else None
+        if adapter is not None:
+            # Trade ids are per product, whatever the connection: connections of one venue
+            # share them, so a trade seen on two connections is emitted once.
+            shared = self._shared_ids.setdefault(name, adapter.trade_ids)
+            adapter.trade_ids = shared
+        self.adapters[key] = adapter
+        return adapter
+
+    def process(self, ts: int, tag: int, payload: bytes) -> list[dict[str, Any]]:
+        adapter = self.adapters.get(tag & 0xFFF)
+        if adapter is None:
+            adapter = self.adapter_for(tag)
+            if adapter is None:
+                return []
+        self.last_adapter = adapter
+        kind = tag >> 12
+        if kind == 0:
+            events = adapter.feed(payload, ts)
+        elif kind == 2:
+            try:
+                obj = _decode_session(payload)
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                return []
+            if not isinstance(obj, dict):
+                return []
+            events = adapter.feed_session(obj, ts)
+        else:
+            if kind == 1:
+                adapter.feed_outbound(payload, ts)
+            return []
+        wanted = self.symbols
+        if wanted is not None and events:
+            events = [e for e in events if e["symbol"] is None or e["symbol"] in wanted]
+        return events
+
+    @property
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Integrity counters per venue name, summed over its connections."""
+        out: dict[str, dict[str, int]] = {}
+        for adapter in self.adapters.values():
+            if adapter is None:
+                continue
+            acc = out.setdefault(adapter.venue, dict.fromkeys(STAT_KEYS, 0))
+            for k, v in adapter.stats.items():
+                acc[k] += v
+        return out
+
+
+def iter_event_lines(
+    records: Iterable[Record],
+    symbols: Iterable[str] | None = None,
+    normalizer: Normalizer | None = None,
+    *,
+    batch: int = BATCH_EVENTS,
+) -> Iterator[bytes]:
+    """Normalized events as JSON lines, yielded in blocks of about `batch` events (use
+    batch=1 when following a live source, so every event leaves at once)."""
+    norm = normalizer if normalizer is not None else Normalizer(symbols)
+    encode_lines = msgspec.json.Encoder().encode_lines
+    process = norm.process
+    adapters = norm.adapters
+    pending: list[dict[str, Any]] = []
+    for ts, tag, payload in records:
+        # Inbound frames (kind 0: the tag is the adapter key) of known connections go
+        # straight to their adapter; everything else takes the general route.
+        adapter = adapters.get(tag) if norm.symbols is None else None
+        events = adapter.feed(payload, ts) if adapter is not None else process(ts, tag, payload)
+        if events:
+            pending += events
+            if len(pending) >= batch:
+                yield encode_lines(pending)
+                pending = []
+    if pending:
+        yield encode_lines(pending)
+
+
+def iter_book_lines(
+    records: Iterable[Record],
+    depth: int,
+    symbols: Iterable[str] | None = None,
+    normalizer: Normalizer | None = None,
+    *,
+    batch: int = 256,
+) -> Iterator[bytes]:
+    """After each book-changing message, the book's top `depth` levels per side as
+    {"exchange","symbol","ts_local","bids","asks"} JSON lines, best first. Books that are
+    not valid (awaiting a snapshot after a mismatch or disconnect) are left out."""
+    norm = normalizer if normalizer is not None else Normalizer(symbols)
+    encode_lines = msgspec.json.Encoder().encode_lines
+    process = norm.process
+    pending: list[dict[str, Any]] = []
+    for ts, tag, payload in records:
+        events = process(ts, tag, payload)
+        if not events:
+            continue
+        adapter = norm.last_adapter
+        if adapter is None:
+            continue
+        done: set[str] = set()
+        for ev in events:
+            sym = ev["symbol"]
+            if ev["type"] not in _BOOK_TYPES or sym in done:
+                continue
+            done.add(sym)
+            if not adapter.book_valid(sym):
+                continue
+            bids, asks = adapter.books[sym].top(depth)
+            pending.append(
+                {
+                    "exchange": adapter.venue,
+                    "symbol": sym,
+                    "ts_local": ts,
+                    "bids": bids,
+                    "asks": asks,
+                }
+            )
+        if len(pending) >= batch:
+            yield encode_lines(pending)
+            pending = []
+    if pending:
+        yield encode_lines(pending)

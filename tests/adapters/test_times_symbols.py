@@ -1,0 +1,64 @@
+"""Timestamp and symbol normalization helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from alphapulse_cli.adapters.symbols import coinbase_symbol, kraken_symbol, to_kraken
+from alphapulse_cli.adapters.times import epoch_text_ns, iso_ns
+
+BASE = int(dt.datetime(2014, 11, 7, 8, 19, 27, tzinfo=dt.timezone.utc).timestamp()) * 10**9
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("2014-11-07T08:19:27Z", BASE),
+        ("2014-11-07T08:19:27.5Z", BASE + 500_000_000),
+        ("2014-11-07T08:19:27.028459Z", BASE + 28_459_000),
+        ("2014-11-07T08:19:27.028459123Z", BASE + 28_459_123),
+        ("2014-11-07T08:19:27.0284591239Z", BASE + 28_459_123),
+        ("2014-11-07T09:19:27.028459+01:00", BASE + 28_459_000),
+        ("2014-11-07T07:19:27-01:00", BASE),
+    ],
+)
+def test_iso_ns_is_exact(text, ns):
+    assert iso_ns(text) == ns
+    assert iso_ns(text) == ns  # second time from the per-second cache
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "2014-13-07T08:19:27Z",
+        "2014-11-07T08:19:27",
+        "2014-11-07T08:19:27.abcZ",
+        None,
+        5,
+    ],
+)
+def test_iso_ns_rejects_without_raising(text):
+    assert iso_ns(text) is None
+
+
+def test_epoch_text_ns():
+    assert epoch_text_ns("1534614248.123678") == 1_534_614_248_123_678_000
+    assert epoch_text_ns("1534614248") == 1_534_614_248_000_000_000
+    for bad in ("", "x", "1.2.3", "-5.0", "1534614248.1234567890", None, "9" * 50):
+        assert epoch_text_ns(bad) is None
+
+
+def test_symbols():
+    assert kraken_symbol("XBT/USD") == "BTC-USD"
+    assert kraken_symbol("XDG/EUR") == "DOGE-EUR"
+    assert kraken_symbol("MATIC/USD") == "MATIC-USD"
+    assert kraken_symbol("XBTUSD") is None
+    assert coinbase_symbol("btc-usd") == "BTC-USD"
+    assert coinbase_symbol("BTC-USD-X") is None and coinbase_symbol("") is None
+    assert to_kraken("BTC-USD", "v1") == "XBT/USD"
+    assert to_kraken("BTC-USD", "v2") == "BTC/USD"
+    assert to_kraken("XBT/USD", "v2") == "BTC/USD"
