@@ -1,0 +1,201 @@
+"""`alphapulse pin` and the global --cpus option, on real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alphapulse_cli.affinity import check_cpus, format_cpu_list, parse_cpu_list
+from alphapulse_cli.errors import UsageError
+from conftest import run_cli
+
+ALLOWED = sorted(os.sched_getaffinity(0))
+two_cpus = pytest.mark.skipif(len(ALLOWED) < 2, reason="needs two CPUs")
+ISOLATED = Path("/sys/devices/system/cpu/isolated")
+
+CHILD = """
+import sys, threading
+threading.Thread(target=sys.stdin.readline, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen]:
+    """A real process with two threads, waiting on stdin."""
+    p = subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert p.stdout is not None and p.stdout.readline() == "ready\n"
+    yield p
+    p.kill()
+    p.wait()
+
+
+def thread_affinities(pid: int) -> list[set[int]]:
+    return [os.sched_getaffinity(int(t)) for t in os.listdir(f"/proc/{pid}/task")]
+
+
+def expect_isolation_warning(cpus: set[int]) -> bool:
+    if not ISOLATED.exists():
+        return False
+    text = ISOLATED.read_text().strip()
+    return not cpus <= (parse_cpu_list(text) if text else set())
+
+
+@pytest.mark.parametrize(
+    ("text", "cpus"),
+    [
+        ("0", {0}),
+        ("2-3,5", {2, 3, 5}),
+        ("0-7:2", {0, 2, 4, 6}),
+        ("3,3,1-2", {1, 2, 3}),
+        ("10-12", {10, 11, 12}),
+    ],
+)
+def test_parse_cpu_list(text, cpus):
+    assert parse_cpu_list(text) == cpus
+    assert parse_cpu_list(format_cpu_list(cpus)) == cpus
+
+
+@pytest.mark.parametrize(
+    "text", ["", " 1", "1,", ",1", "1,,2", "a", "3-1", "-1", "1-", "1-3:0", "0x3", "1.5", "99999"]
+)
+def test_malformed_cpu_lists_are_usage_errors(text):
+    with pytest.raises(UsageError, match="expected CPU numbers"):
+        parse_cpu_list(text)
+
+
+def test_format_cpu_list():
+    assert format_cpu_list([5, 0, 1, 2, 7, 8]) == "0-2,5,7-8"
+    assert format_cpu_list([]) == ""
+
+
+def test_check_cpus_drops_cpus_that_do_not_exist():
+    usable, warnings = check_cpus({ALLOWED[0], 4000})
+    assert usable == {ALLOWED[0]}
+    assert any("CPU 4000 does not exist" in w for w in warnings)
+    with pytest.raises(UsageError, match="no such CPU"):
+        check_cpus({4000, 4001})
+
+
+def test_pin_runs_a_command_on_the_cpus():
+    cpu = ALLOWED[-1]
+    r = run_cli(
+        "pin",
+        str(cpu),
+        "--",
+        sys.executable,
+        "-c",
+        "import os; print(sorted(os.sched_getaffinity(0)))",
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"[{cpu}]\n".encode()
+    warned = b"not isolated" in r.stderr
+    assert warned == expect_isolation_warning({cpu})
+
+
+@two_cpus
+def test_pin_pid_pins_every_thread_of_a_running_process(child):
+    target = ALLOWED[1]
+    assert len(thread_affinities(child.pid)) == 2
+    r = run_cli("pin", "--pid", str(child.pid), str(target))
+    assert r.returncode == 0, r.stderr
+    assert thread_affinities(child.pid) == [{target}, {target}]
+    assert f"pid {child.pid}: CPU {format_cpu_list(ALLOWED)} -> {target}".encode() in r.stderr
+    shown = run_cli("pin", "--show", str(child.pid))
+    info = json.loads(shown.stdout)
+    assert (info["pid"], info["cpus"], info["policy"]) == (child.pid, str(target), "other")
+    assert set(info["threads"].values()) == {str(target)}
+    assert json.loads(run_cli("pin", "--show", "--pid", str(child.pid)).stdout)["cpus"] == str(
+        target
+    )
+
+
+def test_missing_cpus_warn_and_the_rest_apply(child):
+    r = run_cli("pin", "--pid", str(child.pid), f"{ALLOWED[0]},4000")
+    assert r.returncode == 0, r.stderr
+    assert b"CPU 4000 does not exist" in r.stderr
+    assert thread_affinities(child.pid) == [{ALLOWED[0]}, {ALLOWED[0]}]
+
+
+def test_nice_on_a_running_process(child):
+    r = run_cli("pin", "--pid", str(child.pid), "--nice", "7")
+    assert r.returncode == 0, r.stderr
+    for tid in os.listdir(f"/proc/{child.pid}/task"):
+        assert os.getpriority(os.PRIO_PROCESS, int(tid)) == 7
+    assert json.loads(run_cli("pin", "--show", str(child.pid)).stdout)["nice"] == 7
+
+
+def test_realtime_is_set_or_refused_clearly(child):
+    r = run_cli("pin", "--pid", str(child.pid), "--realtime", "5")
+    if r.returncode == 0:
+        assert os.sched_getscheduler(child.pid) == os.SCHED_FIFO
+        assert os.sched_getparam(child.pid).sched_priority == 5
+        info = json.loads(run_cli("pin", "--show", str(child.pid)).stdout)
+        assert (info["policy"], info["priority"]) == ("fifo", 5)
+    else:
+        assert r.returncode == 1
+        err = r.stderr.decode()
+        assert err.count("\n") == 1 and "--realtime 5: permission denied" in err
+        assert os.sched_getscheduler(child.pid) == os.SCHED_OTHER
+
+
+def test_nice_and_realtime_apply_to_the_command():
+    code = (
+        "import os; print(os.getpriority(os.PRIO_PROCESS, 0), "
+        "os.sched_getscheduler(0) == os.SCHED_FIFO)"
+    )
+    r = run_cli("pin", str(ALLOWED[0]), "--nice", "3", "--", sys.executable, "-c", code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"3 False\n"
+
+
+def test_global_cpus_option_pins_any_command():
+    cpu = ALLOWED[-1]
+    r = run_cli("--cpus", str(cpu), "pin", "--show")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["cpus"] == str(cpu) and info["pid"] != os.getpid()
+    assert (b"not isolated" in r.stderr) == expect_isolation_warning({cpu})
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--cpus", "1-0", "pin", "--show"),
+        ("--cpus", "", "pin", "--show"),
+        ("pin", "x", "--", "true"),
+        ("pin", "0-", "--", "true"),
+        ("pin", "4000-4001", "--", "true"),
+        ("pin", "0"),
+        ("pin", "--pid", "1"),
+        ("pin", "--show", "abc"),
+        ("pin", "0", "--nice", "40", "--", "true"),
+        ("pin", "0", "--realtime", "0", "--", "true"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args):
+    r = run_cli(*args)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == b"" and b"Traceback" not in r.stderr
+
+
+def test_command_not_found_and_dead_pid_exit_1():
+    r = run_cli("pin", str(ALLOWED[0]), "--", "no-such-command-xyz")
+    assert r.returncode == 1 and r.stderr.endswith(
+        b"alphapulse: no-such-command-xyz: command not found\n"
+    )
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    r = run_cli("pin", "--show", str(dead.pid))
+    assert (
+        r.returncode == 1 and r.stderr == f"alphapulse: pid {dead.pid}: no such process\n".encode()
+    )
