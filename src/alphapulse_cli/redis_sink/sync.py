@@ -1,0 +1,108 @@
+"""The publisher for synchronous code (``replay --redis``): the asyncio publisher on its own
+event loop in a background thread, so the caller's loop of reads and writes never waits on
+the network, and sending overlaps with the caller's work."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from alphapulse_cli.redis_sink.entries import Level
+from alphapulse_cli.redis_sink.publisher import RedisPublisher
+
+
+class SyncRedisPublisher:
+    """Same options as RedisPublisher, plus ``block``.
+
+    block=False (live, paced replay): a full queue drops the oldest entry, as in collect.
+    block=True (bulk replay): publish() waits while the queue is full, so nothing is dropped
+    for lack of room; Redis being down then holds the caller until it comes back.
+
+        with SyncRedisPublisher(url, block=True) as pub:
+            for ev in events:
+                pub.publish(ev)
+        print(pub.stats)                 # close() flushed and stopped on leaving the block
+    """
+
+    def __init__(self, url: str | None = None, *, block: bool = False, **options: Any) -> None:
+        self._pub = RedisPublisher(url, **options)
+        self.block = block
+        self._closed = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="redis-publisher", daemon=True
+        )
+        self._thread.start()
+        self._call(self._pub.start())
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    @property
+    def url(self) -> str:
+        return self._pub.url
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self._pub.stats
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Queue one normalized trade event (others are ignored)."""
+        if event.get("type") != "trade":
+            return
+        if self.block:
+            self._wait_for_room()
+        self._pub.publish(event)
+
+    def publish_book(
+        self,
+        exchange: str,
+        symbol: str,
+        ts_local_ns: int,
+        ts_exchange_ns: int | None,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+    ) -> None:
+        if not self._pub.books:
+            return
+        if self.block:
+            self._wait_for_room()
+        self._pub.publish_book(exchange, symbol, ts_local_ns, ts_exchange_ns, bids, asks)
+
+    def publish_many(self, events: Iterable[dict[str, Any]]) -> None:
+        for ev in events:
+            self.publish(ev)
+
+    def _wait_for_room(self) -> None:
+        pub = self._pub
+        space = pub._space
+        while len(pub._q) >= pub.queue_limit and not self._closed:
+            space.clear()
+            if len(pub._q) < pub.queue_limit:
+                break
+            space.wait(0.1)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued has been answered; False on timeout."""
+        return bool(self._call(self._pub.flush(timeout)))
+
+    def close(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Flush for up to ``timeout`` seconds, stop the thread, return the final stats."""
+        if self._closed:
+            return self.stats
+        self._closed = True
+        try:
+            stats: dict[str, Any] = self._call(self._pub.close(timeout))
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+        return stats
+
+    def __enter__(self) -> SyncRedisPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

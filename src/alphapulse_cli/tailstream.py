@@ -1,0 +1,474 @@
+"""Following Redis streams: discovery by pattern, plain reads or consumer groups, acks.
+
+``Tailer`` yields batches ``(stream, [(id, [field, value, ...]), ...])``; the caller writes
+them out and then calls ``ack`` for what it wrote. Acks travel with the next read in one
+pipeline, and are re-sent after a reconnect until Redis has confirmed them (XACK is
+idempotent), so an entry is acknowledged only once its line is out and never lost in between.
+
+Group mode, per stream: the consumer's own pending entries first (read from id 0), then
+entries pending too long on other consumers (XAUTOCLAIM, with ``claim_idle_ms``), then new
+ones (``>``). Patterns with glob characters are expanded with SCAN TYPE stream and re-scanned
+every ``rescan_s`` seconds; a stream that appears later is read from the moment the tail
+started, so nothing written to it in between is missed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from alphapulse_cli.errors import UsageError
+from alphapulse_cli.redis_sink.conn import RedisCommandError, RedisUnavailable, SyncConnection
+from alphapulse_cli.redis_sink.resp import Entry, RespError, StreamReplyParser, encode
+from alphapulse_cli.redis_url import RedisTarget
+from alphapulse_cli.timeparse import parse_time_ns
+
+_GLOB = re.compile(r"[*?\[]")
+_ID = re.compile(r"^\d+-\d+$")
+MAX_SEQ = 18446744073709551615
+
+Batch = tuple[str, list[Entry]]
+
+
+def start_id(text: str) -> str:
+    """--from: ``$`` (new entries only), ``0`` (everything), an entry id ``ms-seq`` (entries
+    after it) or a time (ISO 8601, relative ``-15m``, epoch; entries at or after it)."""
+    s = text.strip()
+    if s == "$":
+        return "$"
+    if s in ("0", "0-0", "-"):
+        return "0-0"
+    if _ID.match(s):
+        return s
+    ms = parse_time_ns(s, "--from") // 1_000_000
+    # Entries at or after the time: the last id before its first millisecond.
+    return f"{ms - 1}-{MAX_SEQ}" if ms > 0 else "0-0"
+
+
+@dataclass
+class TailOptions:
+    patterns: list[str]
+    start: str = "$"
+    count: int | None = None
+    group: str | None = None
+    consumer: str | None = None
+    claim_idle_ms: int | None = None
+    ack: bool = True
+    batch: int = 1000
+    block_ms: int = 1000
+    rescan_s: float = 2.0
+    reconnect_max_s: float = 5.0
+    on_notice: Callable[[str], None] = field(
+        default=lambda msg: print(f"alphapulse: {msg}", file=sys.stderr, flush=True)
+    )
+
+    def check(self) -> None:
+        if not self.patterns:
+            raise UsageError("tail-stream: name at least one stream or pattern")
+        if self.group and not self.consumer:
+            raise UsageError("--group needs --consumer NAME (the name pending entries belong to)")
+        if self.consumer and not self.group:
+            raise UsageError("--consumer needs --group NAME")
+        if self.claim_idle_ms is not None and not self.group:
+            raise UsageError("--claim-idle needs --group and --consumer")
+        if self.batch < 1:
+            raise UsageError("--batch must be at least 1")
+
+
+@dataclass
+class _Stream:
+    key: str
+    cursor: str  # non-group: last id seen; group: pending cursor, then ">"
+    claim_cursor: str = "0-0"
+
+
+class Tailer:
+    def __init__(self, target: RedisTarget, opts: TailOptions) -> None:
+        opts.check()
+        self.target = target
+        self.opts = opts
+        self.start = start_id(opts.start)
+        self.streams: dict[str, _Stream] = {}
+        self.delivered = 0
+        self.acked = 0
+        self._unacked: dict[str, list[str]] = {}  # written, XACK not yet confirmed
+        self._conn: SyncConnection | None = None
+        self._start_ms = 0
+        self._last_scan = 0.0
+        self._last_claim = 0.0
+        self._connect(first=True)
+        self._start_ms = self._server_ms()
+        self._discover(initial=True)
+
+    # -- connection --------------------------------------------------------------
+
+    def _connect(self, first: bool = False) -> None:
+        timeout = self.opts.block_ms / 1000 + 10.0
+        self._conn = SyncConnection(self.target, timeout=timeout, client_name="alphapulse-tail")
+        if not first:
+            self.opts.on_notice(f"reconnected to {self.target.display}")
+            for s in self.streams.values():
+                self._ensure_group(s.key, "0-0")
+                if self.opts.group:
+                    s.cursor = "0-0"  # deliver our pending entries again, first
+
+    @property
+    def conn(self) -> SyncConnection:
+        assert self._conn is not None
+        return self._conn
+
+    def _reconnect(self, exc: Exception) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.opts.on_notice(f"{exc}; reconnecting")
+        delay = 0.1
+        while True:
+            time.sleep(delay)
+            try:
+                self._connect()
+                return
+            except RedisUnavailable:
+                delay = min(delay * 2, self.opts.reconnect_max_s)
+
+    def close(self) -> None:
+        """Send the acks still owed (best effort) and disconnect."""
+        if self._conn is None:
+            return
+        try:
+            cmds = self._ack_commands()
+            if cmds:
+                self.conn.send(b"".join(cmds))
+                for _ in cmds:
+                    self.conn.read_reply()
+                self._ack_confirmed()
+        except (RedisUnavailable, OSError):
+            pass
+        self.conn.close()
+        self._conn = None
+
+    def _server_ms(self) -> int:
+        try:
+            secs, usecs = self.conn.call("TIME")
+            return int(secs) * 1000 + int(usecs) // 1000
+        except (RedisCommandError, ValueError, TypeError):
+            return time.time_ns() // 1_000_000
+
+    # -- discovery ---------------------------------------------------------------
+
+    def _scan(self, pattern: str) -> list[str]:
+        found: list[str] = []
+        cursor = b"0"
+        while True:
+            reply = self.conn.call(
+                "SCAN", cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", "stream"
+            )
+            cursor, keys = reply[0], reply[1]
+            found.extend(k.decode("utf-8", "surrogateescape") for k in keys)
+            if cursor == b"0":
+                return sorted(set(found))
+
+    def _ensure_group(self, key: str, at: str) -> None:
+        if not self.opts.group:
+            return
+        try:
+            self.conn.call("XGROUP", "CREATE", key, self.opts.group, at, "MKSTREAM")
+        except RedisCommandError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _last_id(self, key: str) -> str:
+        reply = self.conn.call("XREVRANGE", key, "+", "-", "COUNT", 1)
+        if reply:
+            return str(reply[0][0].decode())
+        return "0-0"
+
+    def _discover(self, initial: bool = False) -> None:
+        self._last_scan = time.monotonic()
+        keys: list[str] = []
+        for pat in self.opts.patterns:
+            keys.extend(self._scan(pat) if _GLOB.search(pat) else [pat])
+        later = f"{self._start_ms - 1}-{MAX_SEQ}" if self._start_ms > 0 else "0-0"
+        for key in keys:
+            if key in self.streams:
+                continue
+            # A stream first seen by a re-scan appeared after the tail started.
+            at = self.start if initial or self.start != "$" else later
+            if self.opts.group:
+                self._ensure_group(key, at)
+                cursor = "0-0"
+            else:
+                cursor = self._last_id(key) if at == "$" else at
+            self.streams[key] = _Stream(key, cursor)
+
+    # -- reading -----------------------------------------------------------------
+
+    def _ack_commands(self) -> list[bytes]:
+        group = self.opts.group
+        if not group:
+            return []
+        return [encode("XACK", key, group, *ids) for key, ids in self._unacked.items() if ids]
+
+    def _ack_confirmed(self) -> None:
+        for ids in self._unacked.values():
+            self.acked += len(ids)
+        self._unacked.clear()
+
+    def ack(self, stream: str, ids: list[str]) -> None:
+        """Acknowledge entries once their output is written; sent with the next request."""
+        if self.opts.group and self.opts.ack and ids:
+            self._unacked.setdefault(stream, []).extend(ids)
+
+    def _request(self, cmd: bytes, parse: Callable[[StreamReplyParser], Any]) -> Any:
+        """Send owed acks and one read command in one pipeline; parse the read's reply."""
+        acks = self._ack_commands()
+        self.conn.send(b"".join([*acks, cmd]))
+        block = self.opts.block_ms / 1000 + 10.0
+
+        def parse_all(p: StreamReplyParser) -> Any:
+            for _ in acks:
+                p.skip()
+            try:
+                return parse(p)
+            except RespError as exc:
+                return exc
+
+        result = self.conn.read_parsed(parse_all, timeout=block)
+        if acks:
+            self._ack_confirmed()
+        if isinstance(result, RespError):
+            if "NOGROUP" in str(result):
+                for s in self.streams.values():
+                    self._ensure_group(s.key, "0-0")
+                return None
+            raise RedisCommandError(self.target.redact(f"{self.target.display}: {result}"))
+        return result
+
+    def _want(self) -> int:
+        n = self.opts.batch
+        if self.opts.count is not None:
+            n = min(n, self.opts.count - self.delivered)
+        return max(n, 1)
+
+    def _read_pending(self, pending: list[_Stream]) -> list[Batch]:
+        o = self.opts
+        assert o.group and o.consumer
+        keys = [s.key for s in pending]
+        ids = [s.cursor for s in pending]
+        cmd = encode(
+            "XREADGROUP",
+            "GROUP",
+            o.group,
+            o.consumer,
+            "COUNT",
+            self._want(),
+            "STREAMS",
+            *keys,
+            *ids,
+        )
+        reply = self._request(cmd, StreamReplyParser.streams) or []
+        got = {name: entries for name, entries in reply}
+        out: list[Batch] = []
+        for s in pending:
+            entries = got.get(s.key, [])
+            if not entries:
+                s.cursor = ">"
+                continue
+            s.cursor = entries[-1][0]
+            live = [e for e in entries if e[1] is not None]
+            gone = [e[0] for e in entries if e[1] is None]
+            if gone:
+                # Trimmed away while pending: nothing left to deliver, so clear them.
+                self._unacked.setdefault(s.key, []).extend(gone)
+            if live:
+                out.append((s.key, live))
+        return out
+
+    def _claim(self) -> list[Batch]:
+        o = self.opts
+        assert o.group and o.consumer and o.claim_idle_ms is not None
+        self._last_claim = time.monotonic()
+        out: list[Batch] = []
+        for s in self.streams.values():
+            cmd = encode(
+                "XAUTOCLAIM",
+                s.key,
+                o.group,
+                o.consumer,
+                o.claim_idle_ms,
+                s.claim_cursor,
+                "COUNT",
+                self._want(),
+            )
+            reply = self._request(cmd, StreamReplyParser.autoclaim)
+            if reply is None:
+                continue
+            nxt, claimed, _deleted = reply
+            s.claim_cursor = nxt
+            live = [e for e in claimed if e[1] is not None]
+            if live:
+                out.append((s.key, live))
+        return out
+
+    def _read_new(self) -> list[Batch]:
+        o = self.opts
+        keys = list(self.streams)
+        if o.group:
+            assert o.consumer
+            head = ["XREADGROUP", "GROUP", o.group, o.consumer]
+            ids = [">"] * len(keys)
+        else:
+            head = ["XREAD"]
+            ids = [self.streams[k].cursor for k in keys]
+        extra = ["NOACK"] if o.group and not o.ack else []
+        cmd = encode(
+            *head, "COUNT", self._want(), "BLOCK", o.block_ms, *extra, "STREAMS", *keys, *ids
+        )
+        reply = self._request(cmd, StreamReplyParser.streams) or []
+        out: list[Batch] = []
+        for name, entries in reply:
+            if entries:
+                if not o.group:
+                    self.streams[name].cursor = entries[-1][0]
+                out.append((name, [e for e in entries if e[1] is not None]))
+        return out
+
+    def _next_batches(self) -> list[Batch]:
+        o = self.opts
+        now = time.monotonic()
+        if now - self._last_scan >= o.rescan_s and any(_GLOB.search(p) for p in o.patterns):
+            self._discover()
+        if not self.streams:
+            time.sleep(min(o.rescan_s, 0.5))
+            return []
+        if o.group:
+            pending = [s for s in self.streams.values() if s.cursor != ">"]
+            if pending:
+                return self._read_pending(pending)
+            if o.claim_idle_ms is not None:
+                interval = max(o.claim_idle_ms / 2000, 0.05)
+                if now - self._last_claim >= interval or any(
+                    s.claim_cursor != "0-0" for s in self.streams.values()
+                ):
+                    claimed = self._claim()
+                    if claimed:
+                        return claimed
+        return self._read_new()
+
+    def batches(self) -> Iterator[Batch]:
+        """Yield batches until --count entries were delivered (forever without it)."""
+        o = self.opts
+        while o.count is None or self.delivered < o.count:
+            try:
+                got = self._next_batches()
+            except RedisUnavailable as exc:
+                self._reconnect(exc)
+                continue
+            for name, entries in got:
+                if o.count is not None:
+                    left = o.count - self.delivered
+                    if left <= 0:
+                        return
+                    entries = entries[:left]
+                self.delivered += len(entries)
+                yield name, entries
+
+
+# -- output ------------------------------------------------------------------------
+
+
+def stream_parts(key: str) -> tuple[str, str]:
+    """`trades:coinbase:BTC-USD` -> (coinbase, BTC-USD); other shapes give empty strings."""
+    parts = key.split(":", 2)
+    if len(parts) == 3:
+        return parts[1], parts[2]
+    return "", ""
+
+
+def iso_us(text: str) -> str:
+    """Unix epoch microseconds (as text) -> ISO 8601 UTC; the text itself if not a number."""
+    try:
+        us = int(text)
+    except ValueError:
+        return text
+    import datetime as dt
+
+    t = dt.datetime.fromtimestamp(us // 1_000_000, tz=dt.timezone.utc)
+    return f"{t:%Y-%m-%dT%H:%M:%S}.{us % 1_000_000:06d}Z"
+
+
+class JsonLines:
+    """One JSON object per entry: stream, id, then the entry's fields in stream order."""
+
+    def __init__(self) -> None:
+        import orjson
+
+        self._dumps = orjson.dumps
+
+    def lines(self, stream: str, entries: list[Entry]) -> bytes:
+        dumps = self._dumps
+        out = []
+        for eid, vals in entries:
+            assert vals is not None
+            d = {"stream": stream, "id": eid}
+            d.update(zip(vals[::2], vals[1::2], strict=False))
+            out.append(dumps(d))
+        out.append(b"")
+        return b"\n".join(out)
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\", "\\r": "\r"}
+
+
+class Template:
+    """kcat-style --fmt: ``{name}`` for entry fields plus stream, id, exchange, symbol and
+    ts (the timestamp field as ISO 8601); unknown names print empty; one line per entry."""
+
+    def __init__(self, fmt: str) -> None:
+        import string
+
+        fmt = re.sub(r"\\[nt\\r]", lambda m: _ESCAPES[m.group(0)], fmt)
+        names = set()
+        try:
+            for _lit, name, _spec, _conv in string.Formatter().parse(fmt):
+                if name is None:
+                    continue
+                if name == "" or name.isdigit():
+                    raise UsageError(f"--fmt {fmt!r}: use named fields like {{price}}, not {{}}")
+                names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
+        except ValueError as exc:
+            raise UsageError(
+                f"--fmt {fmt!r}: {exc}; write literal braces as {{{{ and }}}}"
+            ) from None
+        self.fmt = fmt
+        self._need_ts = "ts" in names
+        self._need_parts = bool(names & {"exchange", "symbol"})
+
+    def lines(self, stream: str, entries: list[Entry]) -> bytes:
+        fmt = self.fmt
+        base: dict[str, str] = {"stream": stream}
+        if self._need_parts:
+            base["exchange"], base["symbol"] = stream_parts(stream)
+        out = []
+        for eid, vals in entries:
+            assert vals is not None
+            d = _Blank(base)
+            d.update(zip(vals[::2], vals[1::2], strict=False))
+            d["id"] = eid
+            if self._need_ts:
+                d["ts"] = iso_us(d.get("timestamp", ""))
+            try:
+                out.append(fmt.format_map(d))
+            except (ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
+                raise UsageError(f"--fmt {fmt!r}: cannot format entry {eid}: {exc}") from None
+        out.append("")
+        return "\n".join(out).encode("utf-8", "surrogateescape")
