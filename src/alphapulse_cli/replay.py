@@ -133,6 +133,7 @@ class OutputStats:
     last_ts: int | None = None
     integrity: dict[str, dict[str, int]] = field(default_factory=dict)
     per_venue: dict[int, int] = field(default_factory=dict)
+    sinks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def venues(self) -> dict[str, int]:
@@ -163,6 +164,8 @@ class OutputStats:
         }
         if self.integrity:
             out["integrity"] = self.integrity
+        if self.sinks:
+            out["sinks"] = self.sinks
         return out
 
 

@@ -21,6 +21,7 @@ from alphapulse_cli.replay import (
     take,
     wslog_blocks,
 )
+from alphapulse_cli.sinks import EventSink
 from alphapulse_cli.timeparse import parse_time_ns
 from alphapulse_cli.venues_table import venue_id
 from alphapulse_cli.wslog.reader import ReadStats, Record, expand_inputs
@@ -49,6 +50,8 @@ class ReplayRequest:
     speed: float | None = None
     follow: bool = False
     tail: str = "raise"
+    # Set by the caller: with sinks, events go to them and nothing is written to the output.
+    sinks: list[EventSink] = field(default_factory=list)
 
     @classmethod
     def from_options(
@@ -101,6 +104,7 @@ class ReplayRequest:
             and self.count is None
             and self.speed is None
             and not self.follow
+            and not self.sinks
         )
 
 
@@ -150,7 +154,15 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
         records = pace(records, req.speed, on_wait=out.flush)
     normalizer = None
     try:
-        if req.fmt == "wslog":
+        if req.sinks:
+            from alphapulse_cli import derive, sinks
+
+            normalizer = derive.Normalizer(set(req.symbols) if req.symbols else None)
+            try:
+                sinks.drive(records, normalizer, req.sinks)
+            finally:
+                out_stats.sinks = sinks.close_all(req.sinks)
+        elif req.fmt == "wslog":
             for block in wslog_blocks(records):
                 out.add(block)
         elif req.fmt == "jsonl":
