@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import struct
 
 import numpy as np
 import pytest
@@ -175,6 +176,25 @@ def test_reopen_after_clean_close_continues_the_sequence_and_keeps_names(ring_na
             (2, "BTC-USD"),
             (3, "BTC-USD"),
         ]
+
+
+def test_takeover_keeps_an_entry_completed_but_not_yet_counted(ring_name):
+    w = ShmBookWriter.open(ring_name, capacity=8)
+    for k in range(4):
+        w.write_book(k, "coinbase", "BTC-USD", [[str(100 + k), "1"]], [])
+    # The writer dies between entry 3's closing lock store and the write_seq store.
+    struct.pack_into("<Q", w._mm, L.OFF_WRITE_SEQ, 3)
+    w._release()
+    r = ShmBookReader.open(ring_name)
+    assert [e.sequence for e in r.poll()] == [1, 2, 3, 4]  # entry 4's lock says complete
+    with ShmBookWriter.open(ring_name) as w2:
+        assert w2.write_seq == 4
+        w2.write_book(9, "coinbase", "BTC-USD", [["109", "1"]], [])
+    entries = r.poll()
+    assert [(e.sequence, e.ts_ns) for e in entries] == [(5, 9)] and r.lost == 0
+    with ShmBookReader.open(ring_name) as r2:
+        assert [e.bids()[0][0] for e in r2.poll()] == [100, 101, 102, 103, 109]
+    r.close()
 
 
 def test_new_capacity_replaces_the_file_and_old_readers_can_tell(ring_name):

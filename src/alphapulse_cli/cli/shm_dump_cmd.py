@@ -135,9 +135,10 @@ def command(
     issue: readers on other cores could see a torn entry there.
 
     The writer holds an exclusive flock(2) on the file while it runs; a new writer takes
-    over a ring whose writer died and continues its write sequence, and refuses to start
-    beside a live one. A new writer with another capacity replaces the file (readers must
-    reopen; shm-dump --follow does). Files are mode 0600 unless the writer got --shm-mode.
+    over a ring whose writer died and continues its write sequence (an entry the dead
+    writer completed but did not count in write_seq is kept and counted), and refuses to
+    start beside a live one. A new writer with another capacity replaces the file (readers
+    must reopen; shm-dump --follow does). Files are mode 0600 unless the writer got --shm-mode.
     A missing ring, or a file that is not a ring, is a one-line error and exit status 3.
 
     Examples:

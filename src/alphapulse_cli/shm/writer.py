@@ -211,6 +211,12 @@ class ShmBookWriter:
         with contextlib.suppress(PermissionError):
             os.fchmod(fd, mode)
         mm = _map(fd, g.file_size)
+        n = struct.unpack_from("<Q", mm, L.OFF_WRITE_SEQ)[0]
+        lock = g.header_size + (n % g.capacity) * g.slot_stride
+        if struct.unpack_from("<Q", mm, lock)[0] == 2 * n + 2:
+            # The dead writer finished entry n but not write_seq. Readers may already hold
+            # that entry: publish it rather than rewrite the slot under them.
+            struct.pack_into("<Q", mm, L.OFF_WRITE_SEQ, n + 1)
         struct.pack_into("<iIQ", mm, L.OFF_WRITER_PID, os.getpid(), 1, time.time_ns())
         return cls(path, fd, mm, g)
 
