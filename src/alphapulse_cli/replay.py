@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, BinaryIO
 
+from alphapulse_cli.errors import TruncatedLogError
 from alphapulse_cli.venues_table import venue_name
 from alphapulse_cli.wslog.format import HEADER, KIND_NAMES, PREAMBLE_BYTES, Kind
 from alphapulse_cli.wslog.reader import (
@@ -229,8 +230,9 @@ def bulk_copy(source: str, sink: BinaryIO, *, tail: str, stats: ReadStats) -> tu
     """The fast path of `replay --format wslog` for one input and no filters: copy the bytes
     through in large blocks, walking only the record headers to validate framing and find a
     cut-off tail. Returns (records, bytes of records copied)."""
-    from alphapulse_cli.errors import TruncatedLogError
-
+    mapped = _bulk_copy_mapped(source, sink, tail=tail, stats=stats)
+    if mapped is not None:
+        return mapped
     name, read, close, compressed = open_stream(source)
     where = name + (" (decompressed)" if compressed else "")
     records = 0
@@ -268,6 +270,67 @@ def bulk_copy(source: str, sink: BinaryIO, *, tail: str, stats: ReadStats) -> tu
         close()
         sink.flush()
     return records, copied
+
+
+MAP_MIN = 1 << 20
+MAP_WINDOW = 1 << 23
+
+
+def _bulk_copy_mapped(
+    source: str, sink: BinaryIO, *, tail: str, stats: ReadStats
+) -> tuple[int, int] | None:
+    """bulk_copy for a plain file: walk the headers in the page cache and hand the kernel
+    slices of the mapping, so no byte is copied in Python. None when the file is not a
+    plain, uncompressed, non-trivial file (the streaming path handles those)."""
+    import mmap
+    import os
+
+    from alphapulse_cli.wslog.format import ZSTD_MAGIC
+
+    if source == "-":
+        return None
+    try:
+        fd = os.open(source, os.O_RDONLY)
+    except OSError:
+        return None  # the streaming path reports it properly
+    try:
+        size = os.fstat(fd).st_size
+        if size < MAP_MIN or os.pread(fd, 4, 0) == ZSTD_MAGIC:
+            return None
+        mm = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+    view = memoryview(mm)
+    records = pos = good = 0
+    try:
+        mm.madvise(mmap.MADV_SEQUENTIAL)
+        while pos < size:
+            end = min(size, pos + MAP_WINDOW)
+            good, n = complete_length(mm, source, check_magic=pos == 0, start=pos, end=end)
+            while good == pos and end < size:
+                # One record longer than the window: widen until it fits.
+                end = min(size, pos + 2 * (end - pos))
+                good, n = complete_length(mm, source, check_magic=pos == 0, start=pos, end=end)
+            if good > pos:
+                sink.write(view[pos:good])
+                records += n
+            if good == pos or (end == size and good < size):
+                break
+            pos = good
+        if good < size:
+            missing, exact = describe_cut(mm, good, source)
+            if tail != "stop":
+                raise TruncatedLogError(source, good, missing, exact)
+            stats.truncated.append(
+                {"file": source, "offset": good, "missing": missing, "exact": exact}
+            )
+        return records, good
+    finally:
+        view.release()
+        mm.close()
+        sink.flush()
 
 
 KIND_VALUES = {name: int(k) for k, name in KIND_NAMES.items()}

@@ -192,3 +192,21 @@ def test_version_and_module_entry():
     r = run_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith(b"alphapulse ")
     assert os.path.exists(sys.executable)
+
+
+def test_bulk_copy_of_a_large_file_is_exact_at_any_cut(tmp_path):
+    """Files over a MiB take the mapped path: the same bytes, the same cut reports."""
+    records = [(i, 1 + i % 2, 0, b'{"n":%d}' % i + b"\x93" * (i % 300)) for i in range(20_000)]
+    whole = spec_log(records[:10_000]) + spec_log(records[10_000:])
+    assert len(whole) > 3 << 20
+    path = tmp_path / "big.wslog"
+    for cut in (len(whole), len(whole) - 1, len(whole) // 2 + 5, (1 << 20) + 3):
+        path.write_bytes(whole[:cut])
+        good = complete_length(whole[:cut])[0]
+        r = run_cli("replay", str(path), "--format", "wslog", "--tail", "stop", "--stats")
+        assert r.returncode == 0 and r.stdout == whole[:good]
+        cuts = json.loads(r.stderr)["truncated"]
+        assert [c["offset"] for c in cuts] == ([] if good == cut else [good])
+        if good != cut:
+            r = run_cli("replay", str(path), "--format", "wslog")
+            assert r.returncode == 3 and f"offset {good}:" in r.stderr.decode()

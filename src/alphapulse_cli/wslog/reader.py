@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from alphapulse_cli.errors import BadLogError, TruncatedLogError
 from alphapulse_cli.wslog.format import (
@@ -260,28 +260,74 @@ def _cut(name: str, buf: bytes, base: int, pos: int, tail: str, stats: ReadStats
     raise TruncatedLogError(name, base + pos, missing, exact)
 
 
-_LEN_AT = struct.Struct("<I").unpack_from
+# A record's payload length, read at the record's start (skipping ts and tag).
+_LEN_AFTER = struct.Struct("<10xI").unpack_from
+_WALK_WINDOW = 1 << 16
+
+
+def _walk(data: bytes | memoryview, pos: int, limit: int) -> tuple[int, int]:
+    # Kept apart from its caller: in a function of its own this loop runs twice as fast
+    # under CPython 3.11 (measured), whatever the caller did before.
+    lenat = _LEN_AFTER
+    count = 0
+    while pos <= limit:
+        pos += 14 + lenat(data, pos)[0]
+        count += 1
+    return pos, count
 
 
 def complete_length(
-    data: bytes | memoryview, name: str = "<data>", check_magic: bool = True, base: int = 0
+    data: Any,
+    name: str = "<data>",
+    check_magic: bool = True,
+    base: int = 0,
+    start: int = 0,
+    end: int | None = None,
 ) -> tuple[int, int]:
     """Walk record headers only: (bytes of complete records, record count).
 
-    The bulk paths (replay's byte copy, compact) use this instead of slicing out payloads.
-    It reads only each record's length and spots preambles by their first byte, which
-    keeps it above 1 GB/s; the record reader does the fuller per-record checks.
+    With `start`/`end`, walk `data[start:end]` in place (start at a record boundary) and
+    return the absolute offset where the complete records end.
+
+    The bulk paths (replay's byte copy, compact) use this instead of slicing out payloads;
+    the record reader does the fuller per-record checks. `data` may be bytes, a memoryview
+    or an mmap.
+
+    Speed comes from keeping the inner loop to one unpack and one add: preambles are found
+    ahead with `find` (the loop stops short of each candidate, and a candidate the walk
+    jumps over lies inside a payload), and the cut-off check is done per window, by walking
+    the last window again carefully only when the walk ran past the end.
     """
-    head = bytes(data[: len(MAGIC)])
+    n = len(data) if end is None else end
+    head = bytes(data[start : min(n, start + len(MAGIC))])
     if check_magic and head != MAGIC[: len(head)]:
-        raise _garbage_error(name, bytes(data[:16]))
-    length_at = _LEN_AT
-    last = len(data) - HEADER_SIZE
-    pos = 0
+        raise _garbage_error(name, bytes(data[start : start + 16]))
+    raw_find = data.find if hasattr(data, "find") else bytes(data).find
+    first = MAGIC[:1]
+
+    def find(_magic: bytes, at: int) -> int:
+        # One-byte searches run at memchr speed; an 8-byte search is several times slower
+        # and would cost as much as the whole walk.
+        i = raw_find(first, at, n)
+        while i >= 0 and data[i : i + 8] != MAGIC:
+            i = raw_find(first, i + 1, n)
+        return i
+
+    lenat = _LEN_AFTER
+    hs = HEADER_SIZE
+    window = _WALK_WINDOW
+    last = n - hs
+    pos = start
     count = 0
+    nxt = find(MAGIC, start)
     while pos <= last:
-        if data[pos] == 0x93 and data[pos : pos + 8] == MAGIC:
-            if pos + PREAMBLE_SIZE > len(data):
+        if nxt < 0:
+            nxt = n + 1
+        elif nxt < pos:
+            nxt = find(MAGIC, pos)
+            continue
+        if pos == nxt:
+            if pos + PREAMBLE_SIZE > n:
                 break
             version = PREAMBLE.unpack_from(data, pos)[1]
             if version != VERSION:
@@ -289,12 +335,20 @@ def complete_length(
                     name, base + pos, f"unsupported .wslog version {version}", "upgrade alphapulse"
                 )
             pos += PREAMBLE_SIZE
+            nxt = find(MAGIC, pos)
             continue
-        stop = pos + HEADER_SIZE + length_at(data, pos + 10)[0]
-        if stop > len(data):
+        start, counted = pos, count
+        pos, walked = _walk(data, pos, min(last, pos + window, nxt - 1))
+        count += walked
+        if pos > n:
+            pos, count = start, counted
+            while pos <= last:
+                end = pos + hs + lenat(data, pos)[0]
+                if end > n:
+                    break
+                pos = end
+                count += 1
             break
-        pos = stop
-        count += 1
     return pos, count
 
 
