@@ -353,7 +353,7 @@ def complete_length(
 
 
 def describe_cut(
-    data: bytes, complete: int, name: str = "<data>", base: int = 0
+    data: Any, complete: int, name: str = "<data>", base: int = 0
 ) -> tuple[int, bool]:
     """Bytes missing after `complete`, and whether that number is exact.
 
