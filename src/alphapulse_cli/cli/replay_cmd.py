@@ -60,6 +60,23 @@ def command(
         False, "--follow", "-F", help="Keep reading growing files until their writer closes them."
     ),
     tail: str = typer.Option("raise", "--tail", help=TAIL_HELP),
+    shm: Optional[str] = typer.Option(
+        None,
+        "--shm",
+        metavar="NAME",
+        help="Write each changed book (top 50) into the ring /dev/shm/alphapulse/NAME "
+        "instead of stdout; see shm-dump(1).",
+    ),
+    shm_interval: str = typer.Option(
+        "0",
+        "--shm-interval",
+        metavar="DURATION",
+        help="--shm: at most one entry per book per DURATION of record time (250ms, 1s); "
+        "0: every change.",
+    ),
+    shm_mode: str = typer.Option(
+        "600", "--shm-mode", metavar="MODE", help="--shm: the ring file's mode, in octal."
+    ),
     stats: bool = typer.Option(
         False, "--stats", help="A one-line JSON summary on stderr at the end."
     ),
@@ -70,6 +87,10 @@ def command(
     order. With --format wslog the output is a valid .wslog stream whose records are
     byte-identical to the input records; one file with no filters is copied in bulk.
 
+    With --shm NAME the events rebuild the books and each changed book is written into the
+    shared-memory ring NAME (see shm-dump(1)) as the live capture would; nothing goes to
+    stdout. Another live writer on the ring is refused (exit 1); a dead one's is taken over.
+
     Examples:
 
         alphapulse replay data/ --from 2026-01-13T09:30Z --to 2026-01-13T16:00Z
@@ -79,6 +100,8 @@ def command(
         zstd -dc day.wslog.zst | alphapulse replay - --exchange kraken --count 10
 
         alphapulse replay live.wslog --follow --format events | jq .
+
+        alphapulse replay day.wslog.zst --speed 1 --shm orderbook --shm-interval 10ms
     """
     from alphapulse_cli.replay_run import ReplayRequest, run_replay
 
@@ -98,6 +121,12 @@ def command(
         follow=follow,
         tail=tail,
     )
+    if shm is not None:
+        from alphapulse_cli.shm.sink import ShmSink, parse_mode
+        from alphapulse_cli.timeparse import parse_duration_ns
+
+        interval = parse_duration_ns(shm_interval, "--shm-interval")
+        req.sinks.append(ShmSink(shm, interval, parse_mode(shm_mode)))
     with output_sink(output) as sink:
         summary = run_replay(req, sink)
     if stats:
