@@ -28,6 +28,34 @@ def redis_url_option() -> str:
     )
 
 
+def redis_publish_option() -> str:
+    return typer.Option(
+        None,
+        "--redis",
+        metavar="URL",
+        help="Publish trades to Redis streams trades:<exchange>:<symbol> (redis://, rediss://, "
+        "unix://); '' means $ALPHAPULSE_REDIS_URL, then redis://127.0.0.1:6379.",
+        show_default=False,
+    )
+
+
+def redis_maxlen_option() -> int:
+    return typer.Option(
+        1_000_000,
+        "--redis-maxlen",
+        min=0,
+        help="Trim each stream to about this many entries (XADD MAXLEN ~); 0: no trimming.",
+    )
+
+
+def redis_books_option() -> bool:
+    return typer.Option(
+        False,
+        "--redis-books",
+        help="Also publish the top 10 levels after each book change to book:<exchange>:<symbol>.",
+    )
+
+
 def split_list(values: list[str] | None) -> list[str]:
     """`--exchange a,b --exchange c` -> [a, b, c]."""
     out: list[str] = []

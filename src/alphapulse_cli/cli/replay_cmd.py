@@ -11,9 +11,13 @@ from alphapulse_cli.cli.options import (
     TAIL_HELP,
     check_choice,
     output_sink,
+    redis_books_option,
+    redis_maxlen_option,
+    redis_publish_option,
     split_list,
     stdin_inputs,
 )
+from alphapulse_cli.errors import UsageError
 
 FORMATS = ("jsonl", "wslog", "events", "books")
 
@@ -80,6 +84,9 @@ def command(
     stats: bool = typer.Option(
         False, "--stats", help="A one-line JSON summary on stderr at the end."
     ),
+    redis: Optional[str] = redis_publish_option(),
+    redis_maxlen: int = redis_maxlen_option(),
+    redis_books: bool = redis_books_option(),
 ) -> None:
     """Merge logs by timestamp and write records, raw bytes, events or books.
 
@@ -100,6 +107,8 @@ def command(
         zstd -dc day.wslog.zst | alphapulse replay - --exchange kraken --count 10
 
         alphapulse replay live.wslog --follow --format events | jq .
+
+        alphapulse replay data/ --redis redis://127.0.0.1:6379 --redis-books --stats
 
         alphapulse replay day.wslog.zst --speed 1 --shm orderbook --shm-interval 10ms
     """
@@ -127,6 +136,13 @@ def command(
 
         interval = parse_duration_ns(shm_interval, "--shm-interval")
         req.sinks.append(ShmSink(shm, interval, parse_mode(shm_mode)))
+    if redis is not None:
+        from alphapulse_cli.redis_sink import replay_sink
+
+        # A dead Redis at start exits 4 here, before anything is read.
+        req.sinks.append(replay_sink(redis, redis_maxlen or None, redis_books))
+    elif redis_books:
+        raise UsageError("--redis-books needs --redis URL")
     with output_sink(output) as sink:
         summary = run_replay(req, sink)
     if stats:

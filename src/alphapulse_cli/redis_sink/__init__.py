@@ -4,7 +4,9 @@ Named ``redis_sink`` so that it can never shadow the ``redis`` package.
 
     RedisPublisher       asyncio, for ``collect``:
                          ``await start()``, ``publish(ev)``, ``await close()``
-    SyncRedisPublisher   a background thread, for ``replay``: ``publish(ev)``, ``close()``
+    SyncRedisPublisher   a background thread: ``publish(ev)``, ``close()``
+    replay_sink(...)     the EventSink of ``replay --redis`` (waits for queue room)
+    live_sink(...)       the EventSink of ``collect --redis`` (never waits, drops oldest)
 """
 
 from alphapulse_cli.redis_sink.entries import BOOK_FIELDS, TRADE_FIELDS, book_key, trade_key
@@ -14,6 +16,7 @@ from alphapulse_cli.redis_sink.publisher import (
     DEFAULT_QUEUE_LIMIT,
     RedisPublisher,
 )
+from alphapulse_cli.redis_sink.sink import RedisSink, check_reachable, live_sink, replay_sink
 from alphapulse_cli.redis_sink.sync import SyncRedisPublisher
 
 __all__ = [
@@ -23,7 +26,11 @@ __all__ = [
     "DEFAULT_QUEUE_LIMIT",
     "TRADE_FIELDS",
     "RedisPublisher",
+    "RedisSink",
     "SyncRedisPublisher",
     "book_key",
+    "check_reachable",
+    "live_sink",
+    "replay_sink",
     "trade_key",
 ]

@@ -116,6 +116,8 @@ class SyncConnection:
 
     def send(self, data: bytes) -> None:
         try:
+            # _drain leaves the socket non-blocking; sendall needs it blocking again.
+            self.sock.settimeout(self.timeout)
             self.sock.sendall(data)
         except OSError as exc:
             raise RedisUnavailable(describe_os_error(self.target, exc)) from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,11 +15,14 @@ from alphapulse_cli.redis_sink.publisher import RedisPublisher
 
 
 class SyncRedisPublisher:
-    """Same options as RedisPublisher, plus ``block``.
+    """Same options as RedisPublisher, plus ``block``, ``stall_s`` and ``close_timeout``.
 
-    block=False (live, paced replay): a full queue drops the oldest entry, as in collect.
+    block=False (live): a full queue drops the oldest entry, as in collect.
     block=True (bulk replay): publish() waits while the queue is full, so nothing is dropped
-    for lack of room; Redis being down then holds the caller until it comes back.
+    for lack of room, as long as Redis makes progress. When nothing has been answered for
+    ``stall_s`` seconds (Redis down, refusing writes), publish() stops waiting and the queue
+    drops its oldest entries (counted) until Redis answers again, so a dead Redis slows a
+    replay down but never hangs it.
 
         with SyncRedisPublisher(url, block=True) as pub:
             for ev in events:
@@ -26,10 +30,22 @@ class SyncRedisPublisher:
         print(pub.stats)                 # close() flushed and stopped on leaving the block
     """
 
-    def __init__(self, url: str | None = None, *, block: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        block: bool = False,
+        stall_s: float = 10.0,
+        close_timeout: float = 10.0,
+        **options: Any,
+    ) -> None:
         self._pub = RedisPublisher(url, **options)
         self.block = block
+        self.stall_s = stall_s
+        self.close_timeout = close_timeout
         self._closed = False
+        # `answered` when publish() last gave up waiting; no waiting until it changes.
+        self._stalled_at: int | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="redis-publisher", daemon=True
@@ -75,26 +91,46 @@ class SyncRedisPublisher:
         for ev in events:
             self.publish(ev)
 
+    def _answered(self) -> int:
+        pub = self._pub
+        return pub.published + pub.dropped_rejected + pub.dropped_lost
+
     def _wait_for_room(self) -> None:
         pub = self._pub
+        if len(pub._q) < pub.queue_limit:
+            return
+        mark = self._answered()
+        if self._stalled_at is not None:
+            if mark == self._stalled_at:
+                return
+            self._stalled_at = None
         space = pub._space
+        since = time.monotonic()
         while len(pub._q) >= pub.queue_limit and not self._closed:
             space.clear()
             if len(pub._q) < pub.queue_limit:
                 break
             space.wait(0.1)
+            now = self._answered()
+            if now != mark:
+                mark, since = now, time.monotonic()
+            elif time.monotonic() - since >= self.stall_s:
+                self._stalled_at = mark
+                return
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued has been answered; False on timeout."""
         return bool(self._call(self._pub.flush(timeout)))
 
-    def close(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Flush for up to ``timeout`` seconds, stop the thread, return the final stats."""
+    def close(self, timeout: float | None = None) -> dict[str, Any]:
+        """Flush for up to ``timeout`` seconds (default ``close_timeout``), stop the thread,
+        return the final stats."""
         if self._closed:
             return self.stats
         self._closed = True
+        wait = self.close_timeout if timeout is None else timeout
         try:
-            stats: dict[str, Any] = self._call(self._pub.close(timeout))
+            stats: dict[str, Any] = self._call(self._pub.close(wait))
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()

@@ -1,0 +1,195 @@
+"""A real `redis-server` per test session (free port, temporary dir), a recorder of real
+local-exchange traffic, and readers that check what the publisher wrote with redis-py,
+a client independent of ours.
+
+Fixtures are plain functions here, not in a conftest.py (that name would shadow
+tests/conftest.py for `from conftest import run_cli`); test modules wrap them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import redis
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """redis-server on 127.0.0.1:<port> in `dir`; `kill()` is SIGKILL, `start()` restarts
+    it on the same port and dir (with `durable`, AOF fsync always keeps acknowledged
+    writes across a kill)."""
+
+    def __init__(self, dir: Path, *, durable: bool = False, extra: tuple[str, ...] = ()):
+        self.dir = dir
+        self.port = free_port()
+        self.durable = durable
+        self.extra = extra
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> RedisServer:
+        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--dir", str(self.dir)]
+        if self.durable:
+            args += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            args += ["--appendonly", "no"]
+        args += list(self.extra)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server exited: {self.proc.returncode}") from None
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start in 10 s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self, password: str | None = None) -> redis.Redis:
+        return redis.Redis(port=self.port, password=password, decode_responses=True)
+
+
+def entries(r: redis.Redis, key: str) -> list[tuple[str, dict[str, str]]]:
+    return [(eid, dict(f)) for eid, f in r.xrange(key, "-", "+")]
+
+
+def trade_entry(ev: dict[str, Any]) -> dict[str, str]:
+    """What a trade event must become in Redis, written from the issue's field list."""
+    recv = ev["ts_local"] // 1000
+    tx = ev["ts_exchange"]
+    return {
+        "timestamp": str(recv if tx is None else tx // 1000),
+        "price": ev["price"],
+        "volume": ev["size"],
+        "side": ev["side"],
+        "trade_id": "" if ev["trade_id"] is None else str(ev["trade_id"]),
+        "received": str(recv),
+    }
+
+
+def trade(i: int, **over: Any) -> dict[str, Any]:
+    ev = {
+        "type": "trade",
+        "exchange": "coinbase",
+        "symbol": "BTC-USD",
+        "ts_local": 1_767_225_600_000_000_000 + i * 1_000_000,
+        "ts_exchange": 1_767_225_600_000_000_000 + i * 1_000_000 - 3_000,
+        "price": f"{67000 + i % 100}.{i % 100:02d}",
+        "size": f"0.{i:08d}",
+        "side": "buy" if i % 2 else "sell",
+        "trade_id": i,
+    }
+    ev.update(over)
+    return ev
+
+
+async def _capture(path: Path, frames: int) -> None:
+    """Record as a capture does: connect event, what we sent, then every frame, raw."""
+    from websockets.asyncio.client import connect
+
+    from alphapulse_cli.adapters import make_adapter
+    from alphapulse_cli.exchange.server import LocalExchange
+    from alphapulse_cli.venues_table import VENUE_IDS
+    from alphapulse_cli.wslog.format import make_tag
+    from alphapulse_cli.wslog.writer import WslogWriter, session_payload
+
+    w = WslogWriter(path)
+    try:
+        plan = (("coinbase", ["BTC-USD", "ETH-USD"]), ("kraken", ["BTC/USD", "ETH/USD"]))
+        for slot, (venue, symbols) in enumerate(plan):
+            vid = VENUE_IDS[venue]
+            market = {"rate": 5000, "seed": 11 + slot, "levels": 60, "trade_share": 0.4}
+            async with LocalExchange(venue, **market) as ex:
+                url = ex.url
+                adapter = make_adapter(venue)
+                async with connect(url, max_queue=None) as ws:
+                    hello = session_payload("connect", url=url)
+                    w.write(time.time_ns(), make_tag(vid, 2, slot), hello)
+                    for msg in adapter.subscribe_messages(symbols):
+                        await ws.send(msg.decode())
+                        w.write(time.time_ns(), make_tag(vid, 1, slot), msg)
+                    for _ in range(frames):
+                        data = await asyncio.wait_for(ws.recv(), 10)
+                        raw = data.encode() if isinstance(data, str) else data
+                        w.write(time.time_ns(), make_tag(vid, 0, slot), raw)
+    finally:
+        w.close()
+
+
+def record_local_exchange(path: Path, frames: int = 1500) -> Path:
+    asyncio.run(_capture(path, frames))
+    return path
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process we started (no cleanup of any kind on its side)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+_shared: dict[str, Any] = {"server": None, "users": 0}
+
+
+def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """For `pytest.fixture(scope="session")`: one server shared by every module using it."""
+    if _shared["server"] is None:
+        _shared["server"] = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    _shared["users"] += 1
+    try:
+        yield _shared["server"]
+    finally:
+        _shared["users"] -= 1
+        if not _shared["users"]:
+            _shared["server"].stop()
+            _shared["server"] = None
+
+
+def client_fixture(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A redis-py client on an emptied database."""
+    r = redis_server.client()
+    r.flushall()
+    yield r
+    r.close()
+
+
+def log_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real traffic from the local exchange: Coinbase and Kraken v2, trades and books."""
+    return record_local_exchange(tmp_path_factory.mktemp("rec") / "local.wslog")
