@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from alphapulse_cli.cli import replay_serve
 from alphapulse_cli.cli.options import (
     TAIL_HELP,
     check_choice,
@@ -87,6 +88,10 @@ def command(
     redis: Optional[str] = redis_publish_option(),
     redis_maxlen: int = redis_maxlen_option(),
     redis_books: bool = redis_books_option(),
+    serve: Optional[str] = typer.Option(
+        None, "--serve", metavar="[HOST:]PORT", help=replay_serve.SERVE_HELP
+    ),
+    keep_serving: bool = typer.Option(False, "--keep-serving", help=replay_serve.KEEP_SERVING_HELP),
 ) -> None:
     """Merge logs by timestamp and write records, raw bytes, events or books.
 
@@ -107,6 +112,8 @@ def command(
         zstd -dc day.wslog.zst | alphapulse replay - --exchange kraken --count 10
 
         alphapulse replay live.wslog --follow --format events | jq .
+
+        alphapulse replay data/ --speed 10 --serve 127.0.0.1:8765   # then collect --url
 
         alphapulse replay data/ --redis redis://127.0.0.1:6379 --redis-books --stats
 
@@ -130,6 +137,17 @@ def command(
         follow=follow,
         tail=tail,
     )
+    if serve is not None:
+        others = {
+            "--symbol": symbol,
+            "--shm": shm is not None,
+            "--redis": redis is not None,
+            "--redis-books": redis_books,
+        }
+        replay_serve.serve_replay(
+            req, serve, keep_serving=keep_serving, output=output, stats=stats, others=others
+        )
+        return
     if shm is not None:
         from alphapulse_cli.shm.sink import ShmSink, parse_mode
         from alphapulse_cli.timeparse import parse_duration_ns

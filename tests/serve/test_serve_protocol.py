@@ -1,0 +1,165 @@
+"""`replay --serve` behaves like the venue where a client can tell: Kraken pings answered with
+the venue's pongs, pacing by record time, the close, and when the server ends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+
+from serve_helpers import connect, receive_all, run, serve_once, start_server
+
+from conftest import run_cli, spec_log
+
+T = 1_700_000_000_000_000_000
+
+
+def test_kraken_pings_get_the_venues_pongs(tmp_path: Path) -> None:
+    log = tmp_path / "k.wslog"
+    # --speed keeps the stream open long enough to ping between the frames.
+    data = spec_log(
+        [(T, 2, 0, b'{"channel":"status"}'), (T + 1, 2, 1, b"{}")]
+        + [(T + 2 + i * 100_000_000, 2, 0, b'{"channel":"heartbeat"}') for i in range(8)]
+    )
+    log.write_bytes(data)
+    srv = start_server(str(log), "--speed", "1")
+
+    async def client() -> tuple[list[dict], list[dict], int | None]:
+        from websockets.exceptions import ConnectionClosed
+
+        got = []
+        async with connect(srv.url + "/v2") as ws:
+            await ws.send('{"method":"subscribe"}')
+            await ws.send('{"method":"ping","req_id":101}')
+            await ws.send('{"event":"ping","reqid":42}')
+            await ws.send('{"method":"ping"}')
+            try:
+                while True:
+                    got.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            except ConnectionClosed:
+                pass
+            pongs = [m for m in got if m.get("method") == "pong" or m.get("event") == "pong"]
+            return got, pongs, ws.close_code
+
+    try:
+        got, pongs, code = run(client())
+        rc, err = srv.wait()
+    finally:
+        srv.stop()
+    assert code == 1000 and rc == 0, err
+    assert [m for m in got if m not in pongs] == [{"channel": "status"}] + [
+        {"channel": "heartbeat"}
+    ] * 8
+    v2 = pongs[0]
+    assert set(v2) == {"method", "req_id", "time_in", "time_out"} and v2["req_id"] == 101
+    assert v2["time_in"].endswith("Z") and "T" in v2["time_in"]
+    assert pongs[1] == {"event": "pong", "reqid": 42}
+    assert set(pongs[2]) == {"method", "time_in", "time_out"}
+    assert "3 pongs" in err
+
+
+def test_coinbase_logs_get_no_pongs(tmp_path: Path) -> None:
+    log = tmp_path / "c.wslog"
+    log.write_bytes(spec_log([(T + i, 1, 0, b'{"type":"heartbeat"}') for i in range(3)]))
+    _, rest, code, rc, _ = serve_once(str(log), '{"method":"ping","req_id":1}')
+    assert rc == 0
+    assert rest == [b'{"type":"heartbeat"}'] * 3 and code == 1000
+
+
+def test_speed_paces_frames_by_record_time(tmp_path: Path) -> None:
+    gaps_ms = [0, 100, 150, 400, 420, 600]
+    log = tmp_path / "p.wslog"
+    log.write_bytes(
+        spec_log([(T, 1, 1, b"{}")] + [(T + g * 1_000_000, 1, 0, b'{"n":%d}' % g) for g in gaps_ms])
+    )
+    srv = start_server(str(log), "--speed", "2")
+
+    async def client() -> list[float]:
+        from websockets.exceptions import ConnectionClosed
+
+        arrivals = []
+        async with connect(srv.url) as ws:
+            await ws.send("{}")
+            t0 = time.perf_counter()
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 5)
+                    arrivals.append(time.perf_counter() - t0)
+            except ConnectionClosed:
+                pass
+        return arrivals
+
+    try:
+        arrivals = run(client())
+        assert srv.wait()[0] == 0
+    finally:
+        srv.stop()
+    assert len(arrivals) == len(gaps_ms)
+    # Paced from the recorded subscribe: never early; a loose bound on late (a busy CI box).
+    for got, gap in zip(arrivals, gaps_ms, strict=True):
+        want = gap / 1000 / 2
+        assert got >= want - 0.01, (got, want)
+        assert got <= want + 0.25, (got, want)
+
+
+def test_a_silent_client_gets_the_stream_after_the_grace_period(tmp_path: Path) -> None:
+    log = tmp_path / "g.wslog"
+    log.write_bytes(spec_log([(T + i, 1, 0, b'{"n":%d}' % i) for i in range(5)]))
+    srv = start_server(str(log))
+    try:
+        t0 = time.perf_counter()
+        _, rest, code = run(receive_all(srv.url, None))
+        waited = time.perf_counter() - t0
+        assert srv.wait()[0] == 0
+    finally:
+        srv.stop()
+    assert len(rest) == 5 and code == 1000
+    assert waited >= 4.5  # the grace period (5 s), not an immediate stream
+
+
+def test_the_server_ends_after_its_clients_and_keep_serving_restarts_each(tmp_path: Path) -> None:
+    log = tmp_path / "e.wslog"
+    frames = [b'{"n":%d}' % i for i in range(10)]
+    log.write_bytes(spec_log([(T + i, 1, 0, f) for i, f in enumerate(frames)]))
+    srv = start_server(str(log))
+    try:
+        assert run(receive_all(srv.url, "{}"))[1] == frames
+        rc, err = srv.wait()
+    finally:
+        srv.stop()
+    assert rc == 0 and "end of log (1000)" in err
+
+    srv = start_server(str(log), "--keep-serving")
+    try:
+        for _ in range(2):
+            assert run(receive_all(srv.url, "{}"))[1] == frames
+        assert srv.proc.poll() is None
+        srv.proc.send_signal(signal.SIGTERM)
+        rc, err = srv.wait()
+    finally:
+        srv.stop()
+    assert rc == 0
+    assert err.count("10 coinbase frames") == 2
+
+
+def test_stdin_serves_one_client(tmp_path: Path) -> None:
+    data = spec_log([(T + i, 1, 0, b'{"n":%d}' % i) for i in range(3)])
+    r = run_cli("replay", "-", "--serve", "127.0.0.1:0", "--keep-serving", input=data)
+    assert r.returncode == 2 and b"stdin" in r.stderr
+
+
+def test_options_that_do_not_apply_are_usage_errors(sample_log: Path) -> None:
+    for extra in (
+        ["--format", "wslog"],
+        ["-o", "x.out"],
+        ["--kind", "out"],
+        ["--symbol", "BTC-USD"],
+    ):
+        r = run_cli("replay", str(sample_log), "--serve", "127.0.0.1:0", *extra)
+        assert r.returncode == 2, (extra, r.stderr)
+        assert b"--serve" in r.stderr
+    for bad in ("nope", "127.0.0.1:70000", "host:"):
+        r = run_cli("replay", str(sample_log), "--serve", bad)
+        assert r.returncode == 2 and b"[HOST:]PORT" in r.stderr, r.stderr
