@@ -63,11 +63,12 @@ def command(
     --follow or --latest every entry still in the ring is printed, oldest first; --follow
     prints entries written from now on (after the newest per book with --latest).
 
-    Output is JSON lines with exchange, symbol, ts (ns), sequence (the entry's 1-based write
-    sequence), and bids and asks as [price, size] number pairs, best first, empty levels
-    left out; on a terminal it is a depth ladder. Prices and sizes are float32 in the ring
-    (converting the writer's decimal strings is the one lossy step) and are printed as the
-    shortest decimal that reads back as the same float32.
+    Output is JSON lines with exchange, symbol, ts (Unix ns: when the message that changed
+    the book was received, its ts_local), sequence (the entry's 1-based write sequence),
+    and bids and asks as [price, size] number pairs, best first, empty levels left out
+    (at most 50 a side, the top of the book); on a terminal it is a depth ladder. Prices
+    and sizes are float32 in the ring (converting the writer's decimal strings is the one
+    lossy step) and are printed as the shortest decimal that reads back as the same float32.
 
     Layout, version 1. Little-endian, offsets in bytes. The file is a header, then
     capacity slots:
@@ -97,7 +98,7 @@ def command(
 
     \b
         struct ap_book_entry {               /* 828 bytes */
-            uint64_t timestamp_ns;           /*   0: book time, Unix ns */
+            uint64_t timestamp_ns;           /*   0: receive time, Unix ns */
             uint32_t symbol_id;              /*   8: row in the symbol table */
             uint32_t exchange_id;            /*  12: 1 coinbase, 2 kraken */
             float    bids[50][2];            /*  16: price, size; best first */
