@@ -11,4 +11,5 @@ SUITES: dict[str, str] = {
     "parse": "alphapulse_cli.bench.suites.parse:suite",
     "book": "alphapulse_cli.bench.suites.book:suite",
     "shm": "alphapulse_cli.bench.suites.shm:shm_suite",
+    "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
 }
