@@ -168,11 +168,11 @@ def test_sink_driven_as_collect_drives_it(recorded, book_lines, ring_name):
 
 
 def test_writer_killed_mid_replay_is_taken_over(recorded, book_lines, ring_name):
-    # Paced at 1x the recording lasts a few seconds: kill it part way through.
+    # Paced at half speed the recording lasts about 6 s: kill it part way through.
     p = subprocess.Popen(
         [
             sys.executable, "-m", "alphapulse_cli", "replay", str(recorded),
-            "--shm", ring_name, "--speed", "1",
+            "--shm", ring_name, "--speed", "0.5",
         ],
         stderr=subprocess.PIPE,
     )  # fmt: skip
