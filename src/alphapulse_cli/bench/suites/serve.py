@@ -8,7 +8,6 @@ only counts bytes (the server's own ceiling).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import signal
@@ -50,7 +49,7 @@ def _ws_client_rate(url: str, expected: int) -> float:
         async with connect(url, max_queue=None, max_size=None, compression=None) as ws:
             await ws.send("{}")
             recv = ws.recv
-            first = await recv(decode=False)
+            await recv(decode=False)
             t0 = time.perf_counter()
             n = 1
             try:
@@ -62,7 +61,6 @@ def _ws_client_rate(url: str, expected: int) -> float:
             dt = time.perf_counter() - t0
         if n != expected:
             raise RuntimeError(f"serve bench: {n} of {expected} frames arrived")
-        del first
         return (n - 1) / dt
 
     import uvloop
