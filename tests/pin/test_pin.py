@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -199,3 +200,28 @@ def test_command_not_found_and_dead_pid_exit_1():
     assert (
         r.returncode == 1 and r.stderr == f"alphapulse: pid {dead.pid}: no such process\n".encode()
     )
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop CAP_SYS_NICE"
+)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--realtime", "5"), b"--realtime 5: permission denied"),
+        (("--nice", "-5"), b"--nice -5: permission denied"),
+    ],
+)
+def test_priority_refused_without_the_capability_and_nothing_runs(tmp_path, args, message):
+    marker = tmp_path / "ran"
+    drop = ("setpriv", "--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice", "--")
+    pin = (sys.executable, "-m", "alphapulse_cli", "pin", str(ALLOWED[0]), *args)
+    r = subprocess.run(
+        [*drop, *pin, "--", "touch", str(marker)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    last = r.stderr.splitlines()[-1]  # after any isolation warning: the one-line error
+    assert last.startswith(b"alphapulse: " + message) and b"CAP_SYS_NICE" in last
+    assert not marker.exists()
