@@ -163,3 +163,44 @@ def test_options_that_do_not_apply_are_usage_errors(sample_log: Path) -> None:
     for bad in ("nope", "127.0.0.1:70000", "host:"):
         r = run_cli("replay", str(sample_log), "--serve", bad)
         assert r.returncode == 2 and b"[HOST:]PORT" in r.stderr, r.stderr
+
+
+def test_follow_serves_a_growing_log_until_its_writer_ends_it(tmp_path: Path) -> None:
+    from alphapulse_cli.wslog.writer import WslogWriter
+
+    log = tmp_path / "live.wslog"
+    writer = WslogWriter(log, lock=False)
+    writer.write(T, 1 | (1 << 12), b"{}")
+    first = [b'{"n":%d}' % i for i in range(5)]
+    later = [b'{"n":%d}' % i for i in range(5, 9)]
+    for i, f in enumerate(first):
+        writer.write(T + 1 + i, 1, f)
+    writer.flush()
+    srv = start_server(str(log), "--follow")
+
+    async def client() -> tuple[list[bytes], int | None]:
+        from websockets.exceptions import ConnectionClosed
+
+        got = []
+        async with connect(srv.url) as ws:
+            await ws.send("{}")
+            for _ in first:
+                got.append(await asyncio.wait_for(ws.recv(decode=False), 5))
+            # The server keeps the connection open, waiting for the log to grow.
+            for i, f in enumerate(later):
+                writer.write(T + 10 + i, 1, f)
+            writer.close(venue=1)
+            try:
+                while True:
+                    got.append(await asyncio.wait_for(ws.recv(decode=False), 5))
+            except ConnectionClosed:
+                pass
+            return got, ws.close_code
+
+    try:
+        got, code = run(client())
+        rc, err = srv.wait()
+    finally:
+        srv.stop()
+    assert got == first + later
+    assert (code, rc) == (1000, 0), err
