@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("shm-dump", "alphapulse_cli.cli.shm_dump_cmd"),
     ("pin", "alphapulse_cli.cli.pin_cmd"),
     ("local-exchange", "alphapulse_cli.cli.local_exchange_cmd"),
+    ("collect", "alphapulse_cli.cli.collect_cmd"),
 ]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -1,0 +1,144 @@
+"""`alphapulse collect`: record a venue's live WebSocket feed, raw first."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from alphapulse_cli.cli.options import split_list, stderr_is_tty
+
+
+def command(
+    venue: str = typer.Argument(..., metavar="VENUE", help="coinbase or kraken."),
+    symbols: Optional[list[str]] = typer.Argument(
+        None, metavar="[SYMBOL]...", help="BASE-QUOTE symbols (BTC-USD ETH-USD); default BTC-USD."
+    ),
+    output: str = typer.Option(
+        "data",
+        "--output",
+        "-o",
+        metavar="DIR|-",
+        help="Directory for hourly logs DIR/<venue>/YYYYMMDD_HH.wslog, or - for one .wslog "
+        "stream on stdout.",
+    ),
+    jsonl: bool = typer.Option(
+        False,
+        "--jsonl",
+        help="Normalized events as JSON lines on stdout (the raw log still goes to -o DIR).",
+    ),
+    channels: Optional[list[str]] = typer.Option(
+        None,
+        "--channels",
+        help="Venue channels, comma-separated or repeated. Default coinbase "
+        "level2_batch,matches,heartbeat (level2,matches,heartbeat with credentials); kraken "
+        "v2 instrument,book,trade; v1 book,trade.",
+    ),
+    depth: Optional[int] = typer.Option(
+        None, "--depth", help="Kraken book depth: 10, 25, 100, 500 or 1000 (default 10)."
+    ),
+    duration: Optional[float] = typer.Option(
+        None, "--duration", "-d", min=0, help="Stop cleanly after this many seconds."
+    ),
+    max_messages: Optional[int] = typer.Option(
+        None,
+        "--max-messages",
+        "-n",
+        min=1,
+        help="Stop cleanly after N received frames (every frame counts).",
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No status view or info lines: only warnings and errors."
+    ),
+    url: Optional[str] = typer.Option(
+        None,
+        "--url",
+        help="Endpoint instead of the venue's (a local exchange, replay --serve). Kraken "
+        "speaks v2 when the path ends in /v2, else v1.",
+    ),
+    protocol: Optional[str] = typer.Option(
+        None,
+        "--protocol",
+        help="coinbase: exchange or advanced; kraken: v2 or v1 (default: from the URL).",
+    ),
+    metrics_port: Optional[int] = typer.Option(
+        None,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics on this port (all interfaces).",
+    ),
+    watchdog: float = typer.Option(
+        10.0,
+        "--watchdog",
+        min=0.1,
+        help="Reconnect when no frame arrives for this many seconds.",
+    ),
+    no_compression: bool = typer.Option(
+        False, "--no-compression", help="Do not offer permessage-deflate to the venue."
+    ),
+) -> None:
+    """Record a venue's live feed: every frame received and sent, plus session events.
+
+    Each received frame reaches the log before anything parses it; a parser or sink
+    failure is counted and reported, never stops the capture. Files rotate hourly:
+    DIR/<venue>/YYYYMMDD_HH.wslog. Session events in the log: connect (url), disconnect
+    (reason), resync (symbol, reason), end.
+
+    Staying up: reconnects with capped exponential backoff and jitter, within the venues'
+    limits (Kraken: about 150 attempts in 10 minutes bans an IP); a watchdog reconnects a
+    silent connection; a trade-id gap (Coinbase) or a checksum mismatch (Kraken)
+    resubscribes only that symbol. Kraken connections are kept alive with an application
+    ping every 30 s; Coinbase through its heartbeat channel.
+
+    Status: on a terminal, a live per-symbol table on stderr; otherwise one JSON line per
+    notable event (connect, disconnect, gap, checksum_mismatch, resync, malformed,
+    venue_error, sink_error), a progress line every minute and a final `stopped` line.
+
+    Credentials (Coinbase level2): ALPHAPULSE_COINBASE_KEY, ALPHAPULSE_COINBASE_SECRET,
+    ALPHAPULSE_COINBASE_PASSPHRASE from the environment; the subscribe is signed with them.
+    The logged copy of a signed subscribe has key, passphrase and signature replaced by
+    "<redacted>" (the only frames not stored exactly as sent). Without them the keyless
+    channels are used.
+
+    SIGINT and SIGTERM close the connection and every file with an end-of-log event and
+    exit 0. After kill -9, `alphapulse replay DIR --tail stop` reads every record flushed
+    (records are flushed after every burst of frames). If the first connection fails or
+    the venue refuses every subscription, exit 4.
+
+    Examples:
+
+        alphapulse collect coinbase BTC-USD ETH-USD
+
+        alphapulse collect kraken BTC-USD --depth 100 --metrics-port 9090
+
+        alphapulse collect coinbase BTC-USD -o - | alphapulse replay - --format events
+    """
+    from alphapulse_cli.collect import CollectConfig, run_collect
+    from alphapulse_cli.collect.credentials import from_env
+    from alphapulse_cli.collect.status import JsonLinesReporter
+
+    name = venue.lower()
+    cfg = CollectConfig(
+        venue=name,
+        symbols=split_list(symbols),
+        output=output,
+        jsonl=jsonl,
+        channels=split_list(channels) or None,
+        depth=depth,
+        duration=duration,
+        max_messages=max_messages,
+        url=url,
+        protocol=protocol,
+        watchdog=watchdog,
+        credentials=from_env() if name == "coinbase" else None,
+        compression=not no_compression,
+    )
+    if sys.stderr.isatty():
+        from alphapulse_cli.cli.collect_view import LiveReporter
+
+        reporter: object = LiveReporter(quiet=quiet, color=stderr_is_tty())
+    else:
+        reporter = JsonLinesReporter(sys.stderr, quiet=quiet)
+    run_collect(cfg, reporter=reporter, metrics_port=metrics_port)  # type: ignore[arg-type]

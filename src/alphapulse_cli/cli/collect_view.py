@@ -1,0 +1,86 @@
+"""The live terminal view of `collect`: a per-symbol table on stderr, redrawn twice a second,
+with notable events scrolling above it. Used only when stderr is a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+class LiveReporter:
+    def __init__(self, quiet: bool = False, color: bool = True) -> None:
+        self.console = Console(stderr=True, no_color=not color, highlight=False)
+        self.quiet = quiet
+        self.live: Live | None = None
+        self._totals: dict[str, Any] = {}
+        if not quiet:
+            self.live = Live(console=self.console, auto_refresh=False, transient=False)
+            self.live.start()
+
+    def event(self, level: str, kind: str, fields: dict[str, Any]) -> None:
+        if self.quiet and level not in ("warning", "error"):
+            return
+        detail = " ".join(f"{k}={v}" for k, v in fields.items() if k != "venue" and v is not None)
+        style = _STYLE.get(level, "")
+        self.console.print(f"[{style}]{level:<7}[/] {kind:<18} {detail}", markup=True)
+
+    def tick(self, rows: list[dict[str, Any]], totals: dict[str, Any]) -> None:
+        if self.live is None:
+            return
+        self._totals = totals
+        table = Table(
+            title=(
+                f"{totals['venue']}  frames {totals['frames_in']:,}  "
+                f"{totals['frames_per_s']:,.0f}/s  in {_size(totals['bytes_in'])}  "
+                f"reconnects {totals['reconnects']}  malformed {totals['malformed']}"
+                + (f"  sink errors {totals['sink_errors']}" if totals["sink_errors"] else "")
+            ),
+            title_justify="left",
+            expand=False,
+        )
+        for col in ("symbol", "msg/s", "last trade", "bid", "ask", "spread", "gaps", "cksum fail"):
+            table.add_column(col, justify="left" if col == "symbol" else "right")
+        table.add_column("bytes", justify="right")
+        for r in rows:
+            t = r["last_trade"]
+            trade = f"{t['side']} {t['size']} @ {t['price']}" if t else "-"
+            table.add_row(
+                r["symbol"],
+                f"{r['msgs_per_s']:,.0f}",
+                trade,
+                r["bid"] or "-",
+                r["ask"] or "-",
+                r["spread"] or "-",
+                str(r["gaps"]),
+                str(r["checksum_failures"]),
+                _size(r["bytes"]),
+            )
+        self.live.update(table, refresh=True)
+
+    def close(self, summary: dict[str, Any]) -> None:
+        if self.live is not None:
+            self.live.stop()
+        if self.quiet:
+            return
+        lat = summary.get("latency") or {}
+        self.console.print(
+            f"stopped ({summary.get('stop_reason')}): {summary['frames_in']:,} frames in, "
+            f"{summary['frames_out']} out, {summary['reconnects']} reconnects, "
+            f"{summary['gaps']} gaps, {summary['checksum_mismatch']} checksum failures, "
+            f"{summary['malformed']} malformed; receive-to-written p99 "
+            f"{lat.get('p99_ms')} ms; files: {', '.join(summary['files']) or '-'}",
+            markup=False,
+        )

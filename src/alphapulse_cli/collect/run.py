@@ -1,0 +1,141 @@
+"""The capture's life cycle: open the log, start the connection under uvloop, install the
+signal handlers, tick the status view, and close everything cleanly at the end.
+
+SIGINT and SIGTERM end the capture the same way as --duration and --max-messages: the
+connection closes with a handshake (frames the venue sent before its close frame are
+still recorded), a `disconnect` session event is written, every sink is closed, and the
+log gets its end-of-log event; the whole takes well under a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+from alphapulse_cli.adapters import make_adapter
+from alphapulse_cli.collect.config import CollectConfig
+from alphapulse_cli.collect.connection import Connection
+from alphapulse_cli.collect.counters import Counters
+from alphapulse_cli.collect.output import LogOutput
+from alphapulse_cli.collect.status import JsonLinesReporter, Reporter, StatusBoard
+from alphapulse_cli.sinks import EventSink, close_all
+
+TICK_S = 0.5
+
+
+def run_collect(
+    cfg: CollectConfig,
+    sinks: Sequence[EventSink] = (),
+    reporter: Reporter | None = None,
+    *,
+    metrics_port: int | None = None,
+    metrics_addr: str = "0.0.0.0",
+    stdout: BinaryIO | None = None,
+) -> dict[str, Any]:
+    """Capture until stopped; returns the summary (counters, files, sink summaries).
+
+    Raises UpstreamError when the first connection cannot be made or the venue refuses
+    every subscription, and whatever error stopped the capture (a full disk); the log is
+    closed cleanly first in every case."""
+    rep = reporter or JsonLinesReporter(sys.stderr)
+    stream = stdout if stdout is not None else sys.stdout.buffer
+    try:
+        import uvloop
+
+        return uvloop.run(_main(cfg, list(sinks), rep, metrics_port, metrics_addr, stream))
+    except ImportError:  # uvloop is not built for this platform: the stdlib loop works too
+        return asyncio.run(_main(cfg, list(sinks), rep, metrics_port, metrics_addr, stream))
+
+
+async def _main(
+    cfg: CollectConfig,
+    sinks: list[EventSink],
+    reporter: Reporter,
+    metrics_port: int | None,
+    metrics_addr: str,
+    stdout: BinaryIO,
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    adapter = make_adapter(cfg.venue)
+    counters = Counters(cfg.venue)
+    out = LogOutput(cfg.output, cfg.venue, stream=stdout if cfg.output == "-" else None)
+    conn = Connection(
+        cfg,
+        adapter,
+        out,
+        counters,
+        reporter,
+        sinks,
+        events_out=stdout if cfg.jsonl else None,
+    )
+    metrics = None
+    if metrics_port is not None:
+        from alphapulse_cli.collect.metrics import serve_metrics
+
+        metrics = serve_metrics(metrics_port, metrics_addr, counters)
+    board = StatusBoard(counters, adapter, cfg.normalized_symbols)
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, conn.stop, f"signal {sig.name}")
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (a bench or a test driving us in-process)
+    timer = loop.call_later(cfg.duration, conn.stop, "duration reached") if cfg.duration else None
+    ticker = asyncio.ensure_future(_tick(board, reporter))
+    started = time.monotonic()
+    sink_summary: dict[str, Any] = {}
+    try:
+        await conn.run()
+    finally:
+        ticker.cancel()
+        if timer is not None:
+            timer.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        try:
+            sink_summary = close_all(sinks)
+        except Exception as exc:
+            conn.fail(exc)
+        try:
+            out.close()
+        except BrokenPipeError:
+            pass
+        except Exception as exc:
+            conn.fail(exc)
+        if metrics is not None:
+            metrics.shutdown()
+    summary = {
+        **counters.summary(),
+        "stop_reason": conn.stop_reason,
+        "elapsed_s": round(time.monotonic() - started, 3),
+        "files": [str(p) for p in out.files],
+        "bytes_written": out.bytes_written,
+    }
+    if sink_summary:
+        summary["sinks"] = sink_summary
+    if conn.venue_errors:
+        summary["venue_error_messages"] = conn.venue_errors[-5:]
+    try:
+        rows, totals = board.rows()
+        reporter.tick(rows, totals)
+        reporter.close(summary)
+    except Exception:
+        pass
+    if conn.error is not None:
+        raise conn.error
+    return summary
+
+
+async def _tick(board: StatusBoard, reporter: Reporter) -> None:
+    while True:
+        await asyncio.sleep(TICK_S)
+        try:
+            rows, totals = board.rows()
+            reporter.tick(rows, totals)
+        except Exception:
+            pass  # the view is best effort; the capture is not

@@ -1,0 +1,120 @@
+"""collect as a library: sinks get every event and their failures never stop capture;
+credentials sign the Coinbase subscribe and never reach the log; the backoff stays
+inside the venues' limits."""
+
+from __future__ import annotations
+
+import base64
+import random
+from typing import Any
+
+from collect_helpers import inbound, outbound, records, run_collect, sent_frames, stopped
+
+from alphapulse_cli.collect import CollectConfig
+from alphapulse_cli.collect import run_collect as collect_in_process
+from alphapulse_cli.collect.backoff import Backoff
+from alphapulse_cli.collect.counters import LatencyHistogram
+from alphapulse_cli.collect.status import JsonLinesReporter
+from alphapulse_cli.exchange.thread import ExchangeThread
+
+
+class FlakySink:
+    """Fails on every third message; remembers the events it took."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.events: list[dict[str, Any]] = []
+        self.closed = False
+
+    def handle(self, adapter: Any, ts_local: int, events: list[dict[str, Any]]) -> None:
+        self.calls += 1
+        if self.calls % 3 == 0:
+            raise RuntimeError("sink trouble")
+        self.events += events
+
+    def close(self) -> dict[str, Any]:
+        self.closed = True
+        return {"calls": self.calls}
+
+
+def test_sink_failures_are_counted_and_capture_continues(tmp_path):
+    import io
+
+    sink = FlakySink()
+    err = io.StringIO()
+    with ExchangeThread("kraken", rate=2000) as ex:
+        cfg = CollectConfig("kraken", ["BTC-USD"], output=str(tmp_path), url=ex.url, duration=1.5)
+        summary = collect_in_process(cfg, [sink], JsonLinesReporter(err))
+        stats = ex.stats(wait_closed=1)
+    assert sink.closed and summary["sinks"] == {"flaky": {"calls": sink.calls}}
+    assert summary["sink_errors"] == {"flaky": sink.calls // 3} and sink.calls > 100
+    assert len(inbound(records(tmp_path))) == sent_frames(stats) == summary["frames_in"]
+    types = {e["type"] for e in sink.events}
+    assert {"connect", "book_snapshot", "book_update", "trade"} <= types
+    assert '"event": "sink_error"' in err.getvalue()
+
+
+def test_coinbase_credentials_sign_the_subscribe_and_stay_out_of_the_log(tmp_path):
+    secret = base64.b64encode(b"s3cr3t-bytes-for-the-test").decode()
+    env = {
+        "ALPHAPULSE_COINBASE_KEY": "key-visible-nowhere",
+        "ALPHAPULSE_COINBASE_SECRET": secret,
+        "ALPHAPULSE_COINBASE_PASSPHRASE": "pass-visible-nowhere",
+    }
+    with ExchangeThread("coinbase", rate=2000) as ex:
+        r = run_collect(
+            "coinbase", "BTC-USD", "--url", ex.url, "-o", str(tmp_path), "-n", "300", env=env
+        )
+        stats = ex.stats(wait_closed=1)
+    assert r.returncode == 0, r.stderr.decode()
+    raw = b"".join(f.read_bytes() for f in tmp_path.rglob("*.wslog"))
+    for text in (b"key-visible-nowhere", b"pass-visible-nowhere", secret.encode()):
+        assert text not in raw and text not in r.stderr
+    [sub] = outbound(records(tmp_path))
+    assert sub["channels"] == ["level2", "matches", "heartbeat"]
+    assert sub["key"] == sub["passphrase"] == sub["signature"] == "<redacted>"
+    assert sub["timestamp"].isdigit()
+    # The exchange accepted the signed level2 subscribe: l2update frames, no error.
+    by_type = stats["connections"][0]["by_type"]
+    assert by_type.get("l2update", 0) > 0 and "error" not in by_type
+    assert stopped(r.stderr)["venue_errors"] == 0
+    assert len(inbound(records(tmp_path))) == 300
+
+
+def test_backoff_grows_with_jitter_to_the_cap_and_resets_after_a_stable_connection():
+    b = Backoff("coinbase", rng=random.Random(1))
+    delays = [b.delay(0.0, 0.0) for _ in range(12)]
+    assert delays[0] < 0.25 and all(d <= b.cap for d in delays)
+    assert delays[8] >= b.cap / 2  # doubled up to the cap, jitter never below half
+    assert len({round(d, 6) for d in delays[9:]}) == 3  # jittered, not fixed
+    assert b.delay(0.0, 60.0) < 0.25  # a connection that lived a minute starts over
+
+
+def test_backoff_keeps_kraken_attempts_under_its_window_limit():
+    b = Backoff("kraken", rng=random.Random(2))
+    t = 0.0
+    for _ in range(b.limit):
+        b.attempted(t)
+        t += 0.1
+    wait = b.delay(t, 60.0)
+    assert t + wait >= b.window  # the next attempt waits for the oldest to leave the window
+
+
+def test_latency_histogram_percentiles_are_within_an_eighth():
+    h = LatencyHistogram()
+    values = [1000 * (i + 1) for i in range(1000)]  # 1 us .. 1 ms
+    h.observe_many(2_000_000, [2_000_000 - v for v in values])
+    for q, exact in ((50, 500_000), (99, 990_000)):
+        got = h.percentile(q)
+        assert got is not None and exact <= got <= exact * 1.125
+    assert h.count == 1000 and h.sum_ns == sum(values)
+    assert h.cumulative([1_000_000_000]) == [1000]
+
+
+def test_quiet_prints_nothing_on_a_clean_run(tmp_path):
+    with ExchangeThread("kraken", rate=500) as ex:
+        r = run_collect("kraken", "--url", ex.url, "-o", str(tmp_path), "-n", "50", "--quiet")
+    assert r.returncode == 0
+    assert r.stderr == b""
