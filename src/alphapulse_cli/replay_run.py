@@ -130,6 +130,11 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
     read_stats = ReadStats()
     out_stats = OutputStats()
     files = expand_inputs(req.inputs)
+    if req.selection.start_ns is not None or req.selection.end_ns is not None:
+        from alphapulse_cli.compact.index import skip_outside
+
+        # Compacted logs whose indexed time span misses the range are not even opened.
+        files = skip_outside(req.inputs, files, req.selection.start_ns, req.selection.end_ns)
     if req.bulk and len(files) == 1:
         copied, size = bulk_copy(files[0], sink, tail=req.tail, stats=read_stats)
         out_stats.records, out_stats.bytes = copied, size

@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("pin", "alphapulse_cli.cli.pin_cmd"),
     ("local-exchange", "alphapulse_cli.cli.local_exchange_cmd"),
     ("collect", "alphapulse_cli.cli.collect_cmd"),
+    ("compact", "alphapulse_cli.cli.compact_cmd"),
 ]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

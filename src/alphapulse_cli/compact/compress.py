@@ -1,0 +1,119 @@
+"""One log to `.wslog.zst`, atomically and verified.
+
+The order is what makes a kill harmless at any instant: compress into a temporary name in
+the same directory, fsync it, rename it into place, fsync the directory, then decompress
+what is on disk and compare its sha256 with the hash of the bytes we read. Deleting the
+original is the caller's job, after the index entry is durable (run.py).
+
+The output is one standard zstd frame with the content size and a content checksum, so
+`zstd -d` restores it byte for byte and detects damage on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alphapulse_cli.compact.scan import atomic_file
+from alphapulse_cli.errors import BadLogError, VerifyError
+from alphapulse_cli.wslog.reader import complete_length, describe_cut
+
+CHUNK = 1 << 22
+DEFAULT_LEVEL = 3
+
+
+@dataclass
+class Compressed:
+    path: Path
+    raw_bytes: int  # bytes compressed: the file, or its complete records if it was cut off
+    file_bytes: int
+    compressed_bytes: int
+    records: int
+    sha256: str
+    cut: dict[str, Any] | None
+
+
+def compressor(level: int, threads: int) -> Any:
+    import zstandard
+
+    return zstandard.ZstdCompressor(
+        level=level, write_checksum=True, write_content_size=True, threads=threads
+    )
+
+
+def compress_fd(
+    fd: int, name: str, dest: Path, *, level: int = DEFAULT_LEVEL, threads: int = 0
+) -> Compressed:
+    """Compress the log open on `fd` (named `name` in messages) to `dest`, verified."""
+    size = os.fstat(fd).st_size
+    if size:
+        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as mm:
+            complete, records = complete_length(mm, name)
+            cut = None
+            if complete < size:
+                missing, exact = describe_cut(mm, complete, name)
+                cut = {
+                    "offset": complete,
+                    "missing": missing,
+                    "exact": exact,
+                    "dropped": size - complete,
+                }
+            digest = _write(mm, complete, dest, level, threads)
+    else:
+        complete, records, cut = 0, 0, None
+        digest = _write(b"", 0, dest, level, threads)
+    compressed = dest.stat().st_size
+    check_zst(dest, complete, digest)
+    return Compressed(dest, complete, size, compressed, records, digest, cut)
+
+
+def _write(data: Any, length: int, dest: Path, level: int, threads: int) -> str:
+    h = hashlib.sha256()
+    cctx = compressor(level, threads)
+    with atomic_file(dest) as out, cctx.stream_writer(out, size=length, closefd=False) as w:
+        for off in range(0, length, CHUNK):
+            chunk = data[off : min(off + CHUNK, length)]
+            h.update(chunk)
+            w.write(chunk)
+    return h.hexdigest()
+
+
+def hash_zst(path: Path) -> tuple[int, str]:
+    """(decompressed bytes, sha256 of them); BadLogError if the data is damaged."""
+    import zstandard
+
+    h = hashlib.sha256()
+    n = 0
+    try:
+        with open(path, "rb") as f:
+            reader = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
+            while True:
+                chunk = reader.read(CHUNK)
+                if not chunk:
+                    break
+                h.update(chunk)
+                n += len(chunk)
+    except zstandard.ZstdError as exc:
+        raise BadLogError(
+            str(path), 0, f"corrupt zstd data ({exc})", "restore it from a backup"
+        ) from None
+    except FileNotFoundError:
+        raise BadLogError(str(path), 0, "missing", "it is listed in the index") from None
+    return n, h.hexdigest()
+
+
+def check_zst(path: Path, raw_bytes: int, sha256: str) -> None:
+    """Decompress `path` and compare with what it should hold; VerifyError if not."""
+    try:
+        n, digest = hash_zst(path)
+    except BadLogError as exc:
+        raise VerifyError(f"{path}: {exc.problem}; the compressed file is damaged") from None
+    if n != raw_bytes or digest != sha256:
+        raise VerifyError(
+            f"{path}: decompresses to {n} bytes with sha256 {digest[:16]}..., expected "
+            f"{raw_bytes} bytes with sha256 {sha256[:16]}...; the file was changed or damaged"
+        )

@@ -1,0 +1,216 @@
+"""The Parquet lake: normalized trades and book levels, for DuckDB, pandas, Spark.
+
+Layout (hive partitioning; the partition values live in the paths, not in the files):
+
+    LAKE/trades/venue=<venue>/symbol=<BASE-QUOTE>/date=<YYYY-MM-DD>/<sha256>.parquet
+    LAKE/book_updates/venue=.../symbol=.../date=.../<sha256>.parquet
+
+`<sha256>` is the hash of the source log's raw content, so exporting a log again (a rerun
+after a kill, or `--parquet` on logs exported before) replaces its files instead of adding
+rows: the lake never holds a log twice. Files are written under a temporary name and
+renamed into place.
+
+Columns. trades: ts, ts_exchange, price, size, side (aggressor: buy/sell), trade_id,
+venue_symbol. book_updates: one row per changed level: ts, ts_exchange, kind (snapshot or
+update), side (bid/ask), price, size (0 removes the level), venue_symbol.
+
+- ts is the local receive time (the record timestamp, what `replay --from/--to` selects
+  on), ts_exchange the venue's own time when it sends one; both TIMESTAMP(ns), UTC, no zone.
+  The date partition is the UTC date of ts.
+- price and size are DECIMAL(38, 18): exact (the wire text converted without rounding; a
+  value with more than 18 decimals is refused rather than rounded) with 20 integer digits.
+- Rows are in log order (time order within a file), zstd-compressed, in row groups of
+  ROW_GROUP rows, so the ts min/max statistics of each row group let a time-range scan
+  skip what it does not need.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any
+
+from alphapulse_cli.compact.scan import TMP_PREFIX, fsync_dir
+from alphapulse_cli.errors import DataError
+
+ROW_GROUP = 128 * 1024
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 18
+DAY_NS = 86_400_000_000_000
+TABLES = ("trades", "book_updates")
+_COLUMNS = {
+    "trades": ("ts", "ts_exchange", "price", "size", "side", "trade_id", "venue_symbol"),
+    "book_updates": ("ts", "ts_exchange", "kind", "side", "price", "size", "venue_symbol"),
+}
+
+
+def _schema(table: str) -> Any:
+    import pyarrow as pa
+
+    dec = pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
+    ts = pa.timestamp("ns")
+    types = {
+        "ts": ts,
+        "ts_exchange": ts,
+        "price": dec,
+        "size": dec,
+        "side": pa.string(),
+        "trade_id": pa.string(),
+        "venue_symbol": pa.string(),
+        "kind": pa.string(),
+    }
+    return pa.schema([(c, types[c]) for c in _COLUMNS[table]])
+
+
+class _Part:
+    """One output file: buffered columns, written one row group at a time."""
+
+    def __init__(self, table: str, final: Path) -> None:
+        self.table = table
+        self.final = final
+        self.tmp = final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}")
+        self.cols: dict[str, list[Any]] = {c: [] for c in _COLUMNS[table]}
+        self.rows = 0
+        self.writer: Any = None
+
+    def flush(self, source: str) -> None:
+        if not self.cols["ts"]:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = _schema(self.table)
+        arrays = []
+        for field in schema:
+            values = self.cols[field.name]
+            if pa.types.is_decimal(field.type):
+                try:
+                    arrays.append(pa.array(values, pa.string()).cast(field.type))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise DataError(
+                        f"{source}: a {field.name} does not fit DECIMAL({DECIMAL_PRECISION},"
+                        f"{DECIMAL_SCALE}) exactly ({exc}); the lake keeps exact values only"
+                    ) from None
+            else:
+                arrays.append(pa.array(values, field.type))
+        tbl = pa.Table.from_arrays(arrays, schema=schema)
+        if self.writer is None:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(
+                self.tmp, schema, compression="zstd", write_statistics=True
+            )
+        self.writer.write_table(tbl, row_group_size=ROW_GROUP)
+        for values in self.cols.values():
+            values.clear()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def discard(self) -> None:
+        self.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class LakeExport:
+    """Collects one log's events (an `index.profile` hook) and writes its Parquet files."""
+
+    def __init__(self, lake: Path, key: str, source: str) -> None:
+        self.lake = lake
+        self.key = key
+        self.source = source
+        self.parts: dict[tuple[str, str, str, int], _Part] = {}
+        self.counts = dict.fromkeys(TABLES, 0)
+        self._dates: dict[int, str] = {}
+
+    def _part(self, table: str, venue: str, symbol: str, ts: int) -> _Part:
+        day = ts // DAY_NS
+        key = (table, venue, symbol, day)
+        part = self.parts.get(key)
+        if part is None:
+            date = self._dates.get(day)
+            if date is None:
+                date = _dt.date.fromordinal(_dt.date(1970, 1, 1).toordinal() + day).isoformat()
+                self._dates[day] = date
+            d = self.lake / table / f"venue={venue}" / f"symbol={symbol}" / f"date={date}"
+            part = self.parts[key] = _Part(table, d / f"{self.key}.parquet")
+        return part
+
+    def handle(self, adapter: Any, ts: int, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            t = ev["type"]
+            if t == "trade":
+                part = self._part("trades", ev["exchange"], ev["symbol"], ts)
+                c = part.cols
+                c["ts"].append(ts)
+                c["ts_exchange"].append(ev["ts_exchange"])
+                c["price"].append(ev["price"])
+                c["size"].append(ev["size"])
+                c["side"].append(ev["side"])
+                tid = ev["trade_id"]
+                c["trade_id"].append(None if tid is None else str(tid))
+                c["venue_symbol"].append(ev["venue_symbol"])
+                part.rows += 1
+                self.counts["trades"] += 1
+            elif t == "book_update" or t == "book_snapshot":
+                part = self._part("book_updates", ev["exchange"], ev["symbol"], ts)
+                c = part.cols
+                kind = "update" if t == "book_update" else "snapshot"
+                n = 0
+                for side, levels in (("bid", ev["bids"]), ("ask", ev["asks"])):
+                    for price, size in levels:
+                        c["price"].append(price)
+                        c["size"].append(size)
+                        c["side"].append(side)
+                        n += 1
+                c["ts"].extend([ts] * n)
+                c["ts_exchange"].extend([ev["ts_exchange"]] * n)
+                c["kind"].extend([kind] * n)
+                c["venue_symbol"].extend([ev["venue_symbol"]] * n)
+                part.rows += n
+                self.counts["book_updates"] += n
+            else:
+                continue
+            if len(part.cols["ts"]) >= ROW_GROUP:
+                part.flush(self.source)
+
+    def commit(self) -> dict[str, Any]:
+        """Write what is buffered and rename every file into place; the index's lake entry."""
+        try:
+            for part in self.parts.values():
+                part.flush(self.source)
+                part.close()
+        except BaseException:
+            self.discard()
+            raise
+        dirs = set()
+        for part in self.parts.values():
+            fd = os.open(part.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(part.tmp, part.final)
+            dirs.add(part.final.parent)
+        for d in dirs:
+            fsync_dir(d)
+        return {
+            "dir": str(self.lake),
+            "rows": dict(self.counts),
+            "files": sorted(p.final.relative_to(self.lake).as_posix() for p in self.parts.values()),
+        }
+
+    def discard(self) -> None:
+        for part in self.parts.values():
+            part.discard()
+
+
+def present(lake: Path, entry: dict[str, Any]) -> bool:
+    """Was this log exported to `lake`, and are its files still there?"""
+    info = entry.get("lake")
+    if not isinstance(info, dict) or Path(str(info.get("dir"))) != lake:
+        return False
+    files = info.get("files")
+    return isinstance(files, list) and all((lake / f).is_file() for f in files)

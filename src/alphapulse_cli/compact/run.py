@@ -1,0 +1,408 @@
+"""`compact` as a library call: the order of the steps, which is what makes it safe.
+
+For each closed log X.wslog:  compress to a temporary name, fsync, rename to X.wslog.zst,
+fsync the directory, decompress and compare hashes (compress.py); export its events to the
+lake (renamed into place); write its entry to index.json (atomically); only then unlink
+X.wslog. A kill at any instant leaves either the original (with perhaps a .zst or lake
+files that the rerun rewrites under the same names) or the indexed .zst; temporary files
+carry TMP_PREFIX and the next run, holding the directory lock, deletes them.
+
+Index writes are batched (at most one per FLUSH_S), and originals wait for the write
+that records them, so many small logs do not cost an index rewrite each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alphapulse_cli.compact import index as idx
+from alphapulse_cli.compact import lake as lk
+from alphapulse_cli.compact.compress import DEFAULT_LEVEL, check_zst, compress_fd, hash_zst
+from alphapulse_cli.compact.lock import DirLock
+from alphapulse_cli.compact.scan import ClosedLog, remove_debris, scan
+from alphapulse_cli.errors import AlphapulseError, DataError, UsageError, VerifyError
+
+FLUSH_S = 1.0
+ZST = ".zst"
+
+
+@dataclass
+class CompactRequest:
+    data_dir: Path
+    level: int = DEFAULT_LEVEL
+    threads: int = 0
+    dry_run: bool = False
+    wait: bool = True
+    lake: Path | None = None
+    verify: bool = False
+    keep_raw_ns: int | None = None
+
+
+@dataclass
+class Reporter:
+    """Where the run talks: `note` (progress talk, silenced by --quiet), `warn` (something is
+    wrong: always shown), `progress(done_bytes, total_bytes)`."""
+
+    note: Callable[[str], None] = lambda msg: None
+    warn: Callable[[str], None] = lambda msg: None
+    progress: Callable[[int, int], None] = lambda done, total: None
+
+
+@dataclass
+class Summary:
+    compressed: int = 0
+    raw_bytes: int = 0
+    compressed_bytes: int = 0
+    indexed: int = 0
+    exported: int = 0
+    trades: int = 0
+    book_rows: int = 0
+    deleted: int = 0
+    verified: int = 0
+    skipped_live: list[str] = field(default_factory=list)
+    cuts: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    debris: int = 0
+    planned: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["ratio"] = (
+            round(self.raw_bytes / self.compressed_bytes, 3) if self.compressed_bytes else None
+        )
+        return out
+
+
+class _Run:
+    def __init__(self, req: CompactRequest, rep: Reporter) -> None:
+        self.req = req
+        self.rep = rep
+        self.root = req.data_dir
+        self.lake = req.lake
+        self.sum = Summary()
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        self.pending: list[Path] = []  # originals to unlink once the index records them
+        self.last_save = time.monotonic()
+
+    # ---- index ------------------------------------------------------------------------
+    def save(self, force: bool = False) -> None:
+        if not (self.dirty or self.pending):
+            return
+        if not force and time.monotonic() - self.last_save < FLUSH_S:
+            return
+        idx.save(self.root, self.entries)
+        self.dirty = False
+        self.last_save = time.monotonic()
+        dirs = set()
+        for p in self.pending:
+            p.unlink(missing_ok=True)
+            dirs.add(p.parent)
+        self.pending.clear()
+        from alphapulse_cli.compact.scan import fsync_dir
+
+        for d in dirs:
+            fsync_dir(d)
+
+    def rel(self, p: Path) -> str:
+        return idx.entry_for(self.root, p)
+
+    # ---- one log ----------------------------------------------------------------------
+    def _export(self, key: str, source: Path) -> lk.LakeExport | None:
+        return lk.LakeExport(self.lake, key, str(source)) if self.lake is not None else None
+
+    def compress_one(self, log: ClosedLog) -> None:
+        src = log.path
+        dest = src.with_name(src.name + ZST)
+        c = compress_fd(log.fd, str(src), dest, level=self.req.level, threads=self.req.threads)
+        export = self._export(c.sha256, src)
+        try:
+            prof = idx.profile(dest, export.handle if export else None)
+            if prof["records"] != c.records:
+                raise DataError(
+                    f"{src}: the record walk found {c.records} records, the reader "
+                    f"{prof['records']}; the log is damaged inside, left as it is"
+                )
+            lake_info = export.commit() if export else None
+        except BaseException:
+            if export:
+                export.discard()
+            if self.rel(dest) not in self.entries:
+                dest.unlink(missing_ok=True)
+            raise
+        entry = self._entry(prof, c.raw_bytes, c.compressed_bytes, c.sha256, lake_info)
+        entry["cut"] = c.cut
+        if c.cut is not None:
+            self.sum.cuts.append({"file": str(src), **c.cut})
+            self.rep.warn(
+                f"{src}: last record cut off at offset {c.cut['offset']} "
+                f"({c.cut['missing']}{'' if c.cut['exact'] else '+'} bytes missing, "
+                f"{c.cut['dropped']} bytes dropped); compacted the complete records"
+            )
+        self.entries[self.rel(dest)] = entry
+        self.dirty = True
+        self.pending.append(src)
+        s = self.sum
+        s.compressed += 1
+        s.raw_bytes += c.raw_bytes
+        s.compressed_bytes += c.compressed_bytes
+        self._count_lake(lake_info)
+        self.rep.note(
+            f"{src}: {c.raw_bytes} -> {c.compressed_bytes} bytes "
+            f"({c.raw_bytes / max(c.compressed_bytes, 1):.2f}x), {c.records} records"
+        )
+
+    def _entry(
+        self,
+        prof: dict[str, Any],
+        raw: int,
+        compressed: int,
+        sha: str,
+        lake_info: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        from alphapulse_cli.timeparse import iso_ns
+
+        entry = {
+            **prof,
+            "raw_bytes": raw,
+            "compressed_bytes": compressed,
+            "sha256": sha,
+            "cut": None,
+            "level": self.req.level,
+            "compacted_at": iso_ns(time.time_ns()),
+        }
+        if lake_info is not None:
+            entry["lake"] = lake_info
+        return entry
+
+    def _count_lake(self, info: dict[str, Any] | None) -> None:
+        if info is not None:
+            self.sum.exported += 1
+            self.sum.trades += info["rows"]["trades"]
+            self.sum.book_rows += info["rows"]["book_updates"]
+
+    def index_one(self, zst: Path) -> None:
+        """A .wslog.zst with no entry (compressed by hand, or an index lost): index it."""
+        raw, sha = hash_zst(zst)
+        export = self._export(sha, zst)
+        try:
+            prof = idx.profile(zst, export.handle if export else None)
+            lake_info = export.commit() if export else None
+        except BaseException:
+            if export:
+                export.discard()
+            raise
+        entry = self._entry(prof, raw, zst.stat().st_size, sha, lake_info)
+        entry["level"] = None
+        self.entries[self.rel(zst)] = entry
+        self.dirty = True
+        self.sum.indexed += 1
+        self._count_lake(lake_info)
+        self.rep.note(f"{zst}: indexed ({prof['records']} records)")
+
+    def export_one(self, zst: Path, entry: dict[str, Any]) -> None:
+        assert self.lake is not None
+        check_zst(zst, entry["raw_bytes"], entry["sha256"])
+        export = lk.LakeExport(self.lake, entry["sha256"], str(zst))
+        try:
+            idx.profile(zst, export.handle)
+            info = export.commit()
+        except BaseException:
+            export.discard()
+            raise
+        entry["lake"] = info
+        self.dirty = True
+        self._count_lake(info)
+        self.rep.note(f"{zst}: exported {info['rows']['trades']} trades to {self.lake}")
+
+    # ---- the whole directory ----------------------------------------------------------
+    def run(self) -> Summary:
+        found = scan(self.root, exclude=self.lake)
+        self.entries = idx.load(self.root)
+        raw_names = {str(p) for p in found.raw}
+        sizes = {p: _size(p) for p in found.raw}
+        total = sum(sizes.values())
+        done = 0
+        self.rep.progress(0, total)
+        for p in found.raw:
+            log = ClosedLog.probe(p)
+            if log is None:
+                self.sum.skipped_live.append(str(p))
+                self.rep.note(f"{p}: a writer holds it; skipped")
+            elif self.req.dry_run:
+                log.close()
+                self.sum.planned.append(f"compress {p}")
+            else:
+                try:
+                    with log:
+                        self.compress_one(log)
+                except DataError as exc:
+                    self.problem(str(exc))
+                self.save()
+            done += sizes[p]
+            self.rep.progress(done, total)
+        for z in found.compressed:
+            rel = self.rel(z)
+            if str(z)[: -len(ZST)] in raw_names or rel in self.entries:
+                continue
+            if self.req.dry_run:
+                self.sum.planned.append(f"index {z}")
+                continue
+            try:
+                self.index_one(z)
+            except DataError as exc:
+                self.problem(str(exc))
+            self.save()
+        if self.lake is not None:
+            self.export_missing()
+        if self.req.keep_raw_ns is not None:
+            self.retain(self.req.keep_raw_ns)
+        if not self.req.dry_run:
+            self.save(force=True)
+        return self.sum
+
+    def export_missing(self) -> None:
+        assert self.lake is not None
+        for rel, entry in sorted(self.entries.items()):
+            if lk.present(self.lake, entry):
+                continue
+            z = self.root / rel
+            if not z.is_file():
+                continue
+            if self.req.dry_run:
+                self.sum.planned.append(f"export {z}")
+                continue
+            try:
+                self.export_one(z, entry)
+            except DataError as exc:
+                self.problem(str(exc))
+            self.save()
+
+    def retain(self, keep_ns: int) -> None:
+        """Delete compressed logs whose last record is older than `keep_ns`, once verified
+        (and exported, with a lake). The entry goes first, so a kill leaves an unindexed
+        .zst that the next run indexes again, never an entry without its file."""
+        cutoff = time.time_ns() - keep_ns
+        doomed = []
+        for rel, entry in sorted(self.entries.items()):
+            last = entry.get("last_ts")
+            if last is None or last >= cutoff:
+                continue
+            z = self.root / rel
+            if self.lake is not None and not lk.present(self.lake, entry):
+                self.rep.note(f"{z}: kept: not in the lake yet")
+                continue
+            if self.req.dry_run:
+                self.sum.planned.append(f"delete {z}")
+                continue
+            try:
+                check_zst(z, entry["raw_bytes"], entry["sha256"])
+            except VerifyError as exc:
+                self.problem(f"{exc}; kept")
+                continue
+            doomed.append((rel, z))
+        if not doomed:
+            return
+        for rel, _z in doomed:
+            del self.entries[rel]
+        self.dirty = True
+        self.save(force=True)
+        for _rel, z in doomed:
+            z.unlink(missing_ok=True)
+            self.sum.deleted += 1
+            self.rep.note(f"{z}: deleted (older than --keep-raw)")
+
+    def problem(self, msg: str) -> None:
+        self.sum.problems.append(msg)
+        self.rep.warn(msg)
+
+    def verify(self) -> Summary:
+        entries = idx.load(self.root)
+        for rel, entry in sorted(entries.items()):
+            z = self.root / rel
+            try:
+                size = z.stat().st_size
+            except FileNotFoundError:
+                self.problem(f"{z}: listed in index.json but missing")
+                continue
+            if size != entry.get("compressed_bytes"):
+                self.problem(
+                    f"{z}: {size} bytes on disk, the index says {entry.get('compressed_bytes')}"
+                )
+                continue
+            try:
+                check_zst(z, entry["raw_bytes"], entry["sha256"])
+            except VerifyError as exc:
+                self.problem(str(exc))
+                continue
+            info = entry.get("lake")
+            if isinstance(info, dict):
+                lake = Path(str(info.get("dir")))
+                gone = [f for f in info.get("files", []) if not (lake / f).is_file()]
+                if gone:
+                    self.problem(f"{z}: {len(gone)} of its lake files are missing, e.g. {gone[0]}")
+                    continue
+            self.sum.verified += 1
+            self.rep.note(f"{z}: ok")
+        found = scan(self.root, exclude=self.lake)
+        for z in found.compressed:
+            if self.rel(z) not in entries:
+                self.rep.note(f"{z}: not in the index yet (the next compact indexes it)")
+        return self.sum
+
+
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except OSError:
+        return 0
+
+
+def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, Any]:
+    """Run one compact over `req.data_dir`; the summary. DataError (exit 3) when a log could
+    not be handled or --verify found a mismatch, after everything else was done."""
+    rep = rep or Reporter()
+    root = req.data_dir
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory; pass the data directory collect writes to")
+    if not 1 <= req.level <= 22:
+        raise UsageError(f"--level: {req.level} is not a zstd level from 1 to 22")
+    if req.threads < 0:
+        raise UsageError(f"--threads: {req.threads} is not 0 or more")
+    if req.lake is not None:
+        # The index records where the lake is; an absolute path stays right from any cwd.
+        req.lake = req.lake.resolve()
+    locks: list[DirLock] = []
+    job = _Run(req, rep)
+    try:
+        if not req.dry_run:
+            locks.append(DirLock(root).acquire(req.wait, rep.note))
+            if req.lake is not None:
+                try:
+                    req.lake.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise AlphapulseError(
+                        f"{req.lake}: cannot create the lake directory: {exc.strerror}"
+                    ) from None
+                if req.lake.resolve() != root.resolve():
+                    lake_lock = DirLock(req.lake, "compact exporting here")
+                    locks.append(lake_lock.acquire(req.wait, rep.note))
+            job.sum.debris = len(remove_debris(root))
+            if req.lake is not None:
+                job.sum.debris += len(remove_debris(req.lake))
+            if job.sum.debris:
+                rep.note(f"removed {job.sum.debris} temporary files left by an interrupted run")
+        summary = job.verify() if req.verify else job.run()
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+    if summary.problems:
+        kind = VerifyError if req.verify else DataError
+        n = len(summary.problems)
+        what = "failed verification" if req.verify else "could not be compacted"
+        raise kind(f"{root}: {n} file{'s' if n != 1 else ''} {what}; see the messages above")
+    return summary.to_json()
