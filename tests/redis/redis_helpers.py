@@ -158,6 +158,14 @@ def record_local_exchange(path: Path, frames: int = 1500) -> Path:
     return path
 
 
+def wait_for(pred: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL a process we started (no cleanup of any kind on its side)."""
     if proc.poll() is None:

@@ -16,6 +16,7 @@ from redis_helpers import (
     server_fixture,
     trade,
     trade_entry,
+    wait_for,
 )
 
 from alphapulse_cli.redis_sink import SyncRedisPublisher, live_sink
@@ -170,14 +171,6 @@ def test_password_urls_work_and_are_never_printed(tmp_path, recorded_log):
         server.stop()
 
 
-def _wait(pred, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
 def test_redis_killed_and_restarted_mid_run_resumes_and_counts(tmp_path):
     server = RedisServer(tmp_path, durable=True).start()
     try:
@@ -218,9 +211,9 @@ def test_refused_writes_are_counted_and_publishing_resumes(redis_server, rds):
         rds.config_set("maxmemory", "1")
         for i in range(1, 101):
             pub.publish(trade(i))
-        _wait(lambda: pub.stats["dropped_rejected"] >= 1)
+        wait_for(lambda: pub.stats["dropped_rejected"] >= 1)
         rds.config_set("maxmemory", "0")
-        _wait(lambda: pub.stats["queue"] == 0 and pub.stats["in_flight"] == 0)
+        wait_for(lambda: pub.stats["queue"] == 0 and pub.stats["in_flight"] == 0)
         for i in range(101, 111):
             pub.publish(trade(i))
         assert pub.flush(5)
@@ -244,11 +237,11 @@ def test_live_sink_never_waits_and_resumes_when_redis_appears(tmp_path):
     assert time.monotonic() - t0 < 2.0  # nothing waited for the dead Redis
     s = sink.stats
     assert s["offered"] == 2000 and s["dropped_overflow"] == 1500 and s["queue"] == 500
-    _wait(lambda: sink.stats["errors"] >= 1)
+    wait_for(lambda: sink.stats["errors"] >= 1)
     assert sink.stats["connected"] is False
     server.start()
     try:
-        _wait(lambda: sink.stats["published"] == 500)
+        wait_for(lambda: sink.stats["published"] == 500)
         stats = sink.close()
         r = server.client()
         # Drop-oldest: the most recent 500 trades made it.

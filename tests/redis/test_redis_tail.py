@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from redis_helpers import client_fixture, kill_group, server_fixture
+from redis_helpers import client_fixture, kill_group, server_fixture, wait_for
 
 from conftest import run_cli
 
@@ -47,14 +47,6 @@ def tail(url: str, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen[bytes
         stdout=stdout,
         stderr=subprocess.PIPE,
     )
-
-
-def wait_for(pred, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def blocked_readers(r) -> int:
