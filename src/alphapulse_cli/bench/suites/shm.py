@@ -3,8 +3,10 @@ pinned to different CPUs (p50/p99/p999).
 
 Latency is measured end to end: the writer stamps CLOCK_MONOTONIC into the entry's
 timestamp just before the write call, and a reader process busy-polling on another CPU
-stamps the clock once it holds a seqlock-validated copy. Entries are spaced 20 µs apart so
-the figure is latency, not queueing behind a reader that fell behind.
+stamps the clock once it holds a seqlock-validated copy. Entries are spaced 20 µs apart,
+and each is written only once the reader has taken the one before (it says so in a
+separate shared word, never in the ring): the figure is latency, not queueing, and a
+reader preempted by another task spoils one sample, not the backlog behind it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import uuid
 from array import array
 
 from alphapulse_cli.bench.core import BenchContext, Result, percentile
+from alphapulse_cli.shm import layout as L
 from alphapulse_cli.shm.reader import ShmBookReader
 from alphapulse_cli.shm.writer import ShmBookWriter, remove_ring
 
 GAP_NS = 20_000
+ACK_SIZE = 64
 
 
 def _levels(depth: int, base: float) -> list[float]:
@@ -103,12 +107,16 @@ def _write_cost(ctx: BenchContext) -> list[Result]:
     return results
 
 
-def latency_reader(name: str, count: int, cpu: int) -> None:
+def latency_reader(name: str, count: int, cpu: int, ack_path: str) -> None:
     """The reader process: pin, busy-poll, write (sequence, copy-done clock) to stdout."""
+    import mmap
     import struct
 
     if cpu >= 0:
         os.sched_setaffinity(0, {cpu})
+    with open(ack_path, "r+b") as f:
+        ack_map = mmap.mmap(f.fileno(), ACK_SIZE)
+    ack = memoryview(ack_map).cast("Q")
     r = ShmBookReader.open(name, start="end")
     sys.stdout.write("ready\n")
     sys.stdout.flush()
@@ -135,6 +143,9 @@ def latency_reader(name: str, count: int, cpu: int) -> None:
             break
         seqs.append(seq)
         done.append(t1)
+        ack[0] = seq
+    ack.release()
+    ack_map.close()
     out = sys.stdout.buffer
     out.write(struct.pack("<qq", len(seqs), r.lost))
     out.write(seqs.tobytes())
@@ -147,18 +158,25 @@ def _latency_run(
     name: str, depth: int, count: int, wcpu: int, rcpu: int
 ) -> tuple[list[float], list[float], int]:
     """(end-to-end latencies, handoff latencies, entries lost), each list sorted, in ns."""
+    import mmap
     import struct
 
     w = ShmBookWriter.open(name, capacity=4096)
+    ack_path = L.ring_path(name).with_name(f".{name}.ack")
+    ack_path.write_bytes(bytes(ACK_SIZE))
     try:
+        with open(ack_path, "r+b") as f:
+            ack_map = mmap.mmap(f.fileno(), ACK_SIZE)
+        ack = memoryview(ack_map).cast("Q")
         eid, sid = w.ids("coinbase", "BTC-USD")
         b, a = _levels(depth, 67_000.0), _levels(depth, 67_000.5 + 60_000)
         code = (
             "import sys; from alphapulse_cli.bench.suites.shm import latency_reader as f; "
-            "f(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))"
+            "f(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])"
         )
         proc = subprocess.Popen(
-            [sys.executable, "-c", code, name, str(count), str(rcpu)], stdout=subprocess.PIPE
+            [sys.executable, "-c", code, name, str(count), str(rcpu), str(ack_path)],
+            stdout=subprocess.PIPE,
         )
         try:
             assert proc.stdout is not None
@@ -169,17 +187,25 @@ def _latency_run(
             first = w.write_seq + 1
             started = array("q", bytes(8 * count))
             returned = array("q", bytes(8 * count))
+            t0 = 0
             for i in range(count):
+                taken = first + i - 1  # the previous entry
+                give_up = clock() + 5_000_000_000
+                while ack[0] < taken and i:
+                    if clock() > give_up:
+                        raise RuntimeError("shm latency reader stopped taking entries")
+                while clock() - t0 < GAP_NS:
+                    pass
                 t0 = clock()
                 write(t0, eid, sid, b, a)
                 returned[i] = clock()
                 started[i] = t0
-                while clock() - t0 < GAP_NS:
-                    pass
             write(0, eid, sid, b, a)  # ts 0: stop
             data = proc.stdout.read()
         finally:
             proc.wait(timeout=60)
+            ack.release()
+            ack_map.close()
         n, lost = struct.unpack_from("<qq", data)
         seqs, done = array("q"), array("q")
         seqs.frombytes(data[16 : 16 + 8 * n])
@@ -193,6 +219,7 @@ def _latency_run(
         return sorted(e2e), sorted(handoff), lost
     finally:
         w.close()
+        ack_path.unlink(missing_ok=True)
 
 
 def _latency(ctx: BenchContext) -> list[Result]:
