@@ -6,9 +6,11 @@ them to the socket as they are, without touching the payload. The frames are unm
 uncompressed (the server negotiates no extension), so a frame is a 2-10 byte header plus the
 recorded bytes, which is what keeps the payload byte-identical.
 
-The batches are cut at the point where the client is to speak first: frames recorded before
-the connection's first outbound record (the subscribe) are the venue's greeting (Kraken's
-status), sent on connect; the rest waits for the client's first message (`Gate`).
+The batches are cut at the point where the client is to speak first: when the served part of
+the log starts at a connect event, the frames recorded between it and the first outbound record
+(the subscribe) are the venue's greeting (Kraken's status), sent on connect; everything else
+waits for the client's first message (`Gate`). A part that starts mid-connection (`--from`)
+has no greeting: its first outbound record may be a ping, not the subscribe.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ BATCH_BYTES = 1 << 18
 GREETING_MAX = 16
 _KIND_IN = 0
 _KIND_OUT = 1
+_CONNECT = b'{"event":"connect"'
 _SMALL_HEADERS = {
     op: [bytes((0x80 | op, n)) for n in range(126)] for op in (0x1, 0x2)
 }  # FIN + opcode, length < 126
@@ -153,12 +156,20 @@ class Feed:
         batch = Batch()
         error: Exception | None = None
         target = batch
+        connected = False  # a connect event opens the served part: a greeting may follow
         try:
             for ts, tag, payload in self._open():
                 kind = tag >> 12
-                if kind > _KIND_OUT:
-                    continue
                 v = tag & 0xFF
+                if kind > _KIND_OUT:
+                    if (
+                        greeting is not None
+                        and payload.startswith(_CONNECT)
+                        and (venue is None or v == venue)
+                        and (slot is None or (tag >> 8) & 0xF == slot)
+                    ):
+                        connected = True
+                    continue
                 if venue is None:
                     venue = st.venue = v
                 if v != venue:
@@ -173,7 +184,7 @@ class Feed:
                             return
                         greeting = None
                         continue
-                    if len(greeting.ts) >= GREETING_MAX:
+                    if not connected or len(greeting.ts) >= GREETING_MAX:
                         if not self._put(Gate(None)):
                             return
                         batch, greeting = greeting, None

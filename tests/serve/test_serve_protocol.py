@@ -204,3 +204,41 @@ def test_follow_serves_a_growing_log_until_its_writer_ends_it(tmp_path: Path) ->
         srv.stop()
     assert got == first + later
     assert (code, rc) == (1000, 0), err
+
+
+def test_a_greeting_needs_the_connect_event_it_follows(tmp_path: Path) -> None:
+    """Frames before the first outbound record are sent on connect only when the served part
+    starts at a connect event; cut mid-connection, that record may be a ping, not a subscribe."""
+    body = [(T + 1, 2, 0, b'{"channel":"status"}'), (T + 2, 2, 1, b"{}"), (T + 3, 2, 0, b"[1]")]
+    connect_event = (T, 2, 2, b'{"event":"connect","url":"wss://ws.kraken.com/v2"}')
+    for records, early_frames in (([connect_event, *body], 1), (body, 0)):
+        log = tmp_path / f"g{early_frames}.wslog"
+        log.write_bytes(spec_log(records))
+        srv = start_server(str(log))
+
+        async def client(url: str) -> tuple[list[bytes], list[bytes]]:
+            from websockets.exceptions import ConnectionClosed
+
+            early: list[bytes] = []
+            async with connect(url) as ws:
+                try:
+                    while True:
+                        early.append(await asyncio.wait_for(ws.recv(decode=False), 0.5))
+                except asyncio.TimeoutError:
+                    pass
+                await ws.send("{}")
+                rest = []
+                try:
+                    while True:
+                        rest.append(await asyncio.wait_for(ws.recv(decode=False), 5))
+                except ConnectionClosed:
+                    pass
+            return early, rest
+
+        try:
+            early, rest = run(client(srv.url))
+            assert srv.wait()[0] == 0
+        finally:
+            srv.stop()
+        assert len(early) == early_frames
+        assert early + rest == [b'{"channel":"status"}', b"[1]"]
