@@ -11,5 +11,6 @@ SUITES: dict[str, str] = {
     "parse": "alphapulse_cli.bench.suites.parse:suite",
     "book": "alphapulse_cli.bench.suites.book:suite",
     "shm": "alphapulse_cli.bench.suites.shm:shm_suite",
+    "collect": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
 }
