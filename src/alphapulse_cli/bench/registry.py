@@ -13,4 +13,5 @@ SUITES: dict[str, str] = {
     "shm": "alphapulse_cli.bench.suites.shm:shm_suite",
     "collect": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
+    "redis": "alphapulse_cli.bench.suites.redis:suite",
 }
