@@ -206,3 +206,31 @@ def test_bad_shm_options_exit_2(recorded, ring_name):
         assert r.returncode == 2 and r.stderr.count(b"\n") == 1, r.stderr
         assert not ring_path(ring_name).exists()
     assert parse_mode("0640") == parse_mode("0o640") == parse_mode("640") == 0o640
+
+
+def test_tick_writes_held_changes_once_their_interval_ends(recorded, ring_name):
+    # Feed records until a book has changed again inside its 10 s interval.
+    sink = ShmSink(ring_name, 10_000_000_000)
+    norm = derive.Normalizer()
+    ts = 0
+    for ts, tag, payload in iter_records(recorded):
+        events = norm.process(ts, tag, payload)
+        if events and norm.last_adapter is not None:
+            sink.handle(norm.last_adapter, ts, events)
+        if sink.coalesced:
+            break
+    before = sink.written
+    assert before >= 1
+    sink.tick(ts)  # no interval has ended yet
+    assert sink.written == before
+    sink.tick(ts + 10_000_000_000)
+    assert sink.written > before
+    with ShmBookReader.open(ring_name) as r:
+        newest = r.latest()
+    books = {(a.venue, sym): a.books[sym] for a in norm.adapters.values() if a for sym in a.books}
+    assert {(e.exchange, e.symbol) for e in newest} == set(books)
+    for e in newest:  # the ring now shows every book as it stands
+        bids, asks = books[(e.exchange, e.symbol)].top(50)
+        assert e.bids() == [(np.float32(float(p)), np.float32(float(q))) for p, q in bids]
+        assert e.asks() == [(np.float32(float(p)), np.float32(float(q))) for p, q in asks]
+    assert sink.close()["written"] == sink.written  # nothing was left held

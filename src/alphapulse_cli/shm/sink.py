@@ -4,8 +4,8 @@ After each message that changed books (book_snapshot, book_update events), every
 book that is valid goes into the ring as its top 50 levels a side, stamped with the
 message's local receive time. With an interval, a book is written at most once per
 interval of that time: a change inside the interval is held back and written (as the
-book then stands) by the first message at or after the interval's end, or at close, so
-the ring's newest entry per book always ends up matching the book.
+book then stands) by the first message at or after the interval's end, by `tick`, or at
+close, so the ring's newest entry per book always ends up matching the book.
 
 Time is the records' receive time, not the wall clock, so a replay throttles exactly as
 the live capture did. A book that turns invalid (resync, disconnect) is not written until
@@ -93,6 +93,14 @@ class ShmSink:
                         self._changed(adapter, sym, ts_local)
             if ts_local >= self._next_due:
                 self._write_due(ts_local)
+
+    def tick(self, now_ns: int) -> None:
+        """Write the held books whose interval has ended by `now_ns` (receive-time clock,
+        time.time_ns()). A live capture calls this now and then, so a change held back on
+        a quiet feed is not left waiting for the next message."""
+        with self._lock:
+            if not self.closed and now_ns >= self._next_due:
+                self._write_due(now_ns)
 
     def close(self) -> dict[str, Any]:
         with self._lock:
