@@ -130,19 +130,24 @@ async def receive_all(
 ) -> tuple[list[bytes], list[bytes], int | None]:
     """Connect, read `greeting` frames, send `first` (if any), then read to the close.
     Returns (greeting frames, later frames, close code)."""
-    from websockets.exceptions import ConnectionClosed
-
     async with connect(url) as ws:
         hello = [await asyncio.wait_for(ws.recv(decode=False), 5) for _ in range(greeting)]
         if first is not None:
             await ws.send(first)
-        rest: list[bytes] = []
-        try:
-            while True:
-                rest.append(await asyncio.wait_for(ws.recv(decode=False), 10))
-        except ConnectionClosed:
-            pass
+        rest = await read_to_close(ws)
         return hello, rest, ws.close_code
+
+
+async def read_to_close(ws: Any, timeout: float = 10.0) -> list[bytes]:
+    """Every frame until the server closes (a silence of `timeout` seconds fails the test)."""
+    from websockets.exceptions import ConnectionClosed
+
+    frames: list[bytes] = []
+    try:
+        while True:
+            frames.append(await asyncio.wait_for(ws.recv(decode=False), timeout))
+    except ConnectionClosed:
+        return frames
 
 
 def serve_once(

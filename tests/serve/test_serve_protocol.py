@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from serve_helpers import connect, receive_all, run, serve_once, start_server
+from serve_helpers import connect, read_to_close, receive_all, run, serve_once, start_server
 
 from conftest import run_cli, spec_log
 
@@ -27,19 +27,12 @@ def test_kraken_pings_get_the_venues_pongs(tmp_path: Path) -> None:
     srv = start_server(str(log), "--speed", "1")
 
     async def client() -> tuple[list[dict], list[dict], int | None]:
-        from websockets.exceptions import ConnectionClosed
-
-        got = []
         async with connect(srv.url + "/v2") as ws:
             await ws.send('{"method":"subscribe"}')
             await ws.send('{"method":"ping","req_id":101}')
             await ws.send('{"event":"ping","reqid":42}')
             await ws.send('{"method":"ping"}')
-            try:
-                while True:
-                    got.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
-            except ConnectionClosed:
-                pass
+            got = [json.loads(f) for f in await read_to_close(ws)]
             pongs = [m for m in got if m.get("method") == "pong" or m.get("event") == "pong"]
             return got, pongs, ws.close_code
 
@@ -179,8 +172,6 @@ def test_follow_serves_a_growing_log_until_its_writer_ends_it(tmp_path: Path) ->
     srv = start_server(str(log), "--follow")
 
     async def client() -> tuple[list[bytes], int | None]:
-        from websockets.exceptions import ConnectionClosed
-
         got = []
         async with connect(srv.url) as ws:
             await ws.send("{}")
@@ -190,11 +181,7 @@ def test_follow_serves_a_growing_log_until_its_writer_ends_it(tmp_path: Path) ->
             for i, f in enumerate(later):
                 writer.write(T + 10 + i, 1, f)
             writer.close(venue=1)
-            try:
-                while True:
-                    got.append(await asyncio.wait_for(ws.recv(decode=False), 5))
-            except ConnectionClosed:
-                pass
+            got += await read_to_close(ws)
             return got, ws.close_code
 
     try:
@@ -217,8 +204,6 @@ def test_a_greeting_needs_the_connect_event_it_follows(tmp_path: Path) -> None:
         srv = start_server(str(log))
 
         async def client(url: str) -> tuple[list[bytes], list[bytes]]:
-            from websockets.exceptions import ConnectionClosed
-
             early: list[bytes] = []
             async with connect(url) as ws:
                 try:
@@ -227,12 +212,7 @@ def test_a_greeting_needs_the_connect_event_it_follows(tmp_path: Path) -> None:
                 except asyncio.TimeoutError:
                     pass
                 await ws.send("{}")
-                rest = []
-                try:
-                    while True:
-                        rest.append(await asyncio.wait_for(ws.recv(decode=False), 5))
-                except ConnectionClosed:
-                    pass
+                rest = await read_to_close(ws)
             return early, rest
 
         try:

@@ -12,6 +12,7 @@ from serve_helpers import (
     COINBASE_SUB,
     KRAKEN_V2_SUB,
     connect,
+    read_to_close,
     receive_all,
     record_log,
     run,
@@ -50,8 +51,6 @@ def test_kraken_greeting_comes_first_and_the_rest_after_the_subscribe(kraken_log
     srv = start_server(str(path), "--stats")
 
     async def client() -> tuple[bytes, list[bytes], bytes | None, int | None]:
-        from websockets.exceptions import ConnectionClosed
-
         async with connect(srv.url + "/v2") as ws:
             status = await asyncio.wait_for(ws.recv(decode=False), 5)
             # Nothing more until the client speaks: the acks and books answer its subscribe.
@@ -61,12 +60,7 @@ def test_kraken_greeting_comes_first_and_the_rest_after_the_subscribe(kraken_log
             except asyncio.TimeoutError:
                 pass
             await ws.send(KRAKEN_V2_SUB)
-            rest = []
-            try:
-                while True:
-                    rest.append(await asyncio.wait_for(ws.recv(decode=False), 10))
-            except ConnectionClosed:
-                pass
+            rest = await read_to_close(ws)
             return status, rest, early, ws.close_code
 
     try:
