@@ -401,24 +401,60 @@ def iso_us(text: str) -> str:
     return f"{t:%Y-%m-%dT%H:%M:%S}.{us % 1_000_000:06d}Z"
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
 class JsonLines:
-    """One JSON object per entry: stream, id, then the entry's fields in stream order."""
+    """One JSON object per entry: stream, id, then the entry's fields in stream order.
+
+    Values that need no JSON escaping (the usual decimal strings and ids) are formatted
+    straight into a per-shape template; anything else goes through orjson.
+    """
 
     def __init__(self) -> None:
         import orjson
 
         self._dumps = orjson.dumps
+        self._templates: dict[tuple[str, int], str] = {}
+
+    def _template(self, stream: str, nvals: int) -> str:
+        key = (stream, nvals)
+        t = self._templates.get(key)
+        if t is None:
+            head = '{{"stream":"' + stream.replace("{", "{{").replace("}", "}}") + '","id":"{}"'
+            t = head + ',"{}":"{}"' * (nvals // 2) + "}}"
+            self._templates[key] = t
+        return t
+
+    def _plain(self, stream: str, entries: list[Entry]) -> bool:
+        """Can the template write these? No escaping needed, no field named stream or id."""
+        if _NEEDS_ESCAPE.search(stream):
+            return False
+        texts: list[str] = []
+        names: set[str] = set()
+        for eid, vals in entries:
+            if vals is None or len(vals) % 2:
+                return False
+            texts.append(eid)
+            texts += vals
+            names.update(vals[::2])
+        return not (_NEEDS_ESCAPE.search("".join(texts)) or "stream" in names or "id" in names)
 
     def lines(self, stream: str, entries: list[Entry]) -> bytes:
+        if entries and self._plain(stream, entries):
+            template = self._template
+            out = [template(stream, len(v or ())).format(eid, *(v or ())) for eid, v in entries]
+            out.append("")
+            return "\n".join(out).encode("utf-8", "surrogateescape")
         dumps = self._dumps
-        out = []
+        parts = []
         for eid, vals in entries:
             assert vals is not None
             d = {"stream": stream, "id": eid}
             d.update(zip(vals[::2], vals[1::2], strict=False))
-            out.append(dumps(d))
-        out.append(b"")
-        return b"\n".join(out)
+            parts.append(dumps(d))
+        parts.append(b"")
+        return b"\n".join(parts)
 
 
 class _Blank(dict):
