@@ -7,7 +7,13 @@ from typing import Optional
 
 import typer
 
-from alphapulse_cli.cli.options import split_list, stderr_is_tty
+from alphapulse_cli.cli.options import (
+    redis_books_option,
+    redis_maxlen_option,
+    redis_publish_option,
+    split_list,
+    stderr_is_tty,
+)
 
 
 def command(
@@ -78,6 +84,25 @@ def command(
     no_compression: bool = typer.Option(
         False, "--no-compression", help="Do not offer permessage-deflate to the venue."
     ),
+    redis: Optional[str] = redis_publish_option(),
+    redis_maxlen: int = redis_maxlen_option(),
+    redis_books: bool = redis_books_option(),
+    shm: Optional[str] = typer.Option(
+        None,
+        "--shm",
+        metavar="NAME",
+        help="Write each changed book (top 50) into the ring /dev/shm/alphapulse/NAME; "
+        "see shm-dump(1).",
+    ),
+    shm_interval: str = typer.Option(
+        "0",
+        "--shm-interval",
+        metavar="DURATION",
+        help="--shm: at most one entry per book per DURATION (250ms, 1s); 0: every change.",
+    ),
+    shm_mode: str = typer.Option(
+        "600", "--shm-mode", metavar="MODE", help="--shm: the ring file's mode, in octal."
+    ),
 ) -> None:
     """Record a venue's live feed: every frame received and sent, plus session events.
 
@@ -95,6 +120,11 @@ def command(
     Status: on a terminal, a live per-symbol table on stderr; otherwise one JSON line per
     notable event (connect, disconnect, gap, checksum_mismatch, resync, malformed,
     venue_error, sink_error), a progress line every minute and a final `stopped` line.
+
+    Sinks: --redis publishes trades (and with --redis-books, top-of-book) to Redis streams;
+    --shm writes changed books into a shared-memory ring. Neither ever makes the capture
+    wait: a dead Redis or a failing sink is counted and reported (sink_error), the log is
+    written regardless.
 
     Credentials (Coinbase level2): ALPHAPULSE_COINBASE_KEY, ALPHAPULSE_COINBASE_SECRET,
     ALPHAPULSE_COINBASE_PASSPHRASE from the environment; the subscribe is signed with them.
@@ -135,10 +165,26 @@ def command(
         credentials=from_env() if name == "coinbase" else None,
         compression=not no_compression,
     )
+    sinks: list[object] = []
+    if shm is not None:
+        from alphapulse_cli.shm.sink import ShmSink, parse_mode
+        from alphapulse_cli.timeparse import parse_duration_ns
+
+        interval = parse_duration_ns(shm_interval, "--shm-interval")
+        sinks.append(ShmSink(shm, interval, parse_mode(shm_mode)))
+    if redis is not None:
+        from alphapulse_cli.redis_sink import live_sink
+
+        # Connects in the background: a dead Redis is counted, the capture goes on.
+        sinks.append(live_sink(redis, redis_maxlen or None, redis_books))
+    elif redis_books:
+        from alphapulse_cli.errors import UsageError
+
+        raise UsageError("--redis-books needs --redis URL")
     if sys.stderr.isatty():
         from alphapulse_cli.cli.collect_view import LiveReporter
 
         reporter: object = LiveReporter(quiet=quiet, color=stderr_is_tty())
     else:
         reporter = JsonLinesReporter(sys.stderr, quiet=quiet)
-    run_collect(cfg, reporter=reporter, metrics_port=metrics_port)  # type: ignore[arg-type]
+    run_collect(cfg, sinks, reporter, metrics_port=metrics_port)  # type: ignore[arg-type]

@@ -114,7 +114,7 @@ class Connection:
             if ws.transport is not None:
                 ws.transport.abort()
 
-    def _report(self, level: str, kind: str, **fields: Any) -> None:
+    def report(self, level: str, kind: str, **fields: Any) -> None:
         try:
             self.reporter.event(level, kind, {"venue": self.cfg.venue, **fields})
         except Exception:
@@ -165,13 +165,13 @@ class Connection:
                         UpstreamError(f"{url}: cannot connect: {why}; check --url and the network")
                     )
                     break
-                self._report("warning", "connect_failed", url=url, reason=why)
+                self.report("warning", "connect_failed", url=url, reason=why)
             else:
                 uptime = await self._session(attempt.result(), url)
             if self.error is not None or self.stop_reason is not None:
                 break
             delay = backoff.delay(_monotonic(), uptime)
-            self._report("info", "reconnecting", in_s=round(delay, 3))
+            self.report("info", "reconnecting", in_s=round(delay, 3))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), delay)
 
@@ -188,7 +188,7 @@ class Connection:
             c.reconnects += 1
         self._ever_connected = True
         self._write_session({"event": "connect", "url": url})
-        self._report("info", "connect", url=url, connects=c.connects)
+        self.report("info", "connect", url=url, connects=c.connects)
         self._outq = asyncio.Queue()
         helpers = [
             asyncio.ensure_future(self._sender(ws)),
@@ -223,7 +223,7 @@ class Connection:
         c.disconnects += 1
         self._write_session({"event": "disconnect", "reason": reason})
         level = "info" if self.stop_reason is not None else "warning"
-        self._report(level, "disconnect", reason=reason, uptime_s=round(_monotonic() - opened, 3))
+        self.report(level, "disconnect", reason=reason, uptime_s=round(_monotonic() - opened, 3))
         if not self._ever_data and self.venue_errors and self.error is None:
             self.fail(
                 UpstreamError(f"{url}: the venue refused the subscription: {self.venue_errors[0]}")
@@ -288,7 +288,7 @@ class Connection:
                 events = feed(payload, ts)
             except Exception as exc:  # adapters promise not to raise; if one does, count it
                 c.parser_errors += 1
-                self._report("error", "parser_error", error=f"{type(exc).__name__}: {exc}"[:300])
+                self.report("error", "parser_error", error=f"{type(exc).__name__}: {exc}"[:300])
                 continue
             if not events:
                 continue
@@ -322,7 +322,7 @@ class Connection:
             except Exception as exc:
                 errs = self.counters.sink_errors
                 errs[sink.name] = errs.get(sink.name, 0) + 1
-                self._report(
+                self.report(
                     "error",
                     "sink_error",
                     sink=sink.name,
@@ -337,7 +337,7 @@ class Connection:
         if t == "gap":
             if sc is not None:
                 sc.gaps += 1
-            self._report(
+            self.report(
                 "warning",
                 "gap",
                 symbol=sym,
@@ -351,7 +351,7 @@ class Connection:
         elif t == "checksum_mismatch":
             if sc is not None:
                 sc.checksum_mismatch += 1
-            self._report(
+            self.report(
                 "warning",
                 "checksum_mismatch",
                 symbol=sym,
@@ -361,14 +361,14 @@ class Connection:
         elif t == "resync":
             if sc is not None:
                 sc.resyncs += 1
-            self._report("info", "resync", symbol=sym, reason=ev.get("reason"))
+            self.report("info", "resync", symbol=sym, reason=ev.get("reason"))
             if not from_session and vs is not None:
                 self._resyncs.setdefault(vs, str(ev.get("reason") or "resync"))
         elif t == "malformed":
             self.counters.malformed += 1
             if sc is not None:
                 sc.malformed += 1
-            self._report(
+            self.report(
                 "warning", "malformed", symbol=sym, reason=ev.get("reason"), raw=ev.get("raw")
             )
 
@@ -380,7 +380,7 @@ class Connection:
             for text in adapter.venue_errors:
                 self.counters.venue_errors += 1
                 self.venue_errors.append(text)
-                self._report("error", "venue_error", message=text)
+                self.report("error", "venue_error", message=text)
             del self.venue_errors[:-20]
             adapter.venue_errors.clear()
         if self._resyncs:
@@ -450,7 +450,7 @@ class Connection:
             if idle >= limit and self._close_task is None:
                 self._watchdog_reason = f"watchdog: no frame for {idle:.1f} s"
                 self.counters.watchdog_timeouts += 1
-                self._report("warning", "watchdog", idle_s=round(idle, 3))
+                self.report("warning", "watchdog", idle_s=round(idle, 3))
                 ws.transport.abort()
                 return
             if (

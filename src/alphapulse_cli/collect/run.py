@@ -25,6 +25,8 @@ from alphapulse_cli.collect.status import JsonLinesReporter, Reporter, StatusBoa
 from alphapulse_cli.sinks import EventSink, close_all
 
 TICK_S = 0.5
+SINK_TICK_S = 0.05
+SINK_CLOSE_S = 2.0
 
 
 def run_collect(
@@ -86,7 +88,7 @@ async def _main(
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (a bench or a test driving us in-process)
     timer = loop.call_later(cfg.duration, conn.stop, "duration reached") if cfg.duration else None
-    ticker = asyncio.ensure_future(_tick(board, reporter))
+    ticker = asyncio.ensure_future(_tick(board, reporter, sinks))
     started = time.monotonic()
     sink_summary: dict[str, Any] = {}
     try:
@@ -97,16 +99,15 @@ async def _main(
             timer.cancel()
         for sig in installed:
             loop.remove_signal_handler(sig)
-        try:
-            sink_summary = close_all(sinks)
-        except Exception as exc:
-            conn.fail(exc)
+        # The log first: whatever a sink does on closing, the capture is complete on disk.
         try:
             out.close()
         except BrokenPipeError:
             pass
         except Exception as exc:
             conn.fail(exc)
+        if sinks:
+            sink_summary = _close_sinks(sinks, conn)
         if metrics is not None:
             metrics.shutdown()
     summary = {
@@ -131,9 +132,50 @@ async def _main(
     return summary
 
 
-async def _tick(board: StatusBoard, reporter: Reporter) -> None:
+def _close_sinks(sinks: list[EventSink], conn: Connection) -> dict[str, Any]:
+    """Close the sinks (flushing what they queued) for at most SINK_CLOSE_S: a sink stuck
+    on a dead server must not keep a stopped capture from exiting."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["summary"] = close_all(sinks)
+        except Exception as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=work, name="close-sinks", daemon=True)
+    t.start()
+    t.join(SINK_CLOSE_S)
+    if t.is_alive():
+        names = ", ".join(s.name for s in sinks)
+        conn.report("error", "sink_close_timeout", sinks=names, timeout_s=SINK_CLOSE_S)
+        return {s.name: {"error": f"not closed within {SINK_CLOSE_S} s"} for s in sinks}
+    if "error" in box:
+        conn.report("error", "sink_error", error=f"closing: {box['error']}"[:300])
+        return {"error": str(box["error"])[:300]}
+    summary: dict[str, Any] = box.get("summary", {})
+    return summary
+
+
+async def _tick(board: StatusBoard, reporter: Reporter, sinks: list[EventSink]) -> None:
+    """The status view every TICK_S; sinks that hold data back (the shm ring's interval)
+    get a `tick(now_ns)` every SINK_TICK_S, so a quiet feed's last change is not kept."""
+    tickers = [s.tick for s in sinks if callable(getattr(s, "tick", None))]  # type: ignore[attr-defined]
+    every = max(1, round(TICK_S / SINK_TICK_S)) if tickers else 1
+    n = 0
     while True:
-        await asyncio.sleep(TICK_S)
+        await asyncio.sleep(SINK_TICK_S if tickers else TICK_S)
+        now = time.time_ns()
+        for tick in tickers:
+            try:
+                tick(now)
+            except Exception:
+                pass  # a sink counts its own trouble; a tick never stops the capture
+        n += 1
+        if n % every:
+            continue
         try:
             rows, totals = board.rows()
             reporter.tick(rows, totals)
