@@ -116,12 +116,13 @@ def live_sink(
     *,
     book_depth: int = DEFAULT_BOOK_DEPTH,
     queue_limit: int = DEFAULT_QUEUE_LIMIT,
-    close_timeout: float = 5.0,
+    close_timeout: float = 1.5,
     **options: Any,
 ) -> RedisSink:
     """The sink for collect: starts publishing at once (connecting in the background, so a
-    dead Redis at start is counted, not fatal); ``handle`` never waits. ``options`` as for
-    replay_sink."""
+    dead Redis at start is counted, not fatal); ``handle`` never waits. ``close()`` flushes
+    for at most ``close_timeout`` (inside collect's own limit on closing sinks) and counts
+    the rest as unsent. ``options`` as for replay_sink."""
     return _sink(
         url,
         books,
