@@ -5,7 +5,9 @@ inside the venues' limits."""
 from __future__ import annotations
 
 import base64
+import json
 import random
+import re
 from typing import Any
 
 from collect_helpers import inbound, outbound, records, run_collect, sent_frames, stopped
@@ -118,3 +120,52 @@ def test_quiet_prints_nothing_on_a_clean_run(tmp_path):
         r = run_collect("kraken", "--url", ex.url, "-o", str(tmp_path), "-n", "50", "--quiet")
     assert r.returncode == 0
     assert r.stderr == b""
+
+
+def test_status_rows_and_views_show_books_trades_and_rates(tmp_path):
+    import io
+    from decimal import Decimal
+
+    from rich.console import Console
+
+    from alphapulse_cli.cli.collect_view import LiveReporter
+
+    class Both:
+        """Feeds the JSON-lines reporter and the terminal view the same calls."""
+
+        def __init__(self) -> None:
+            self.json = JsonLinesReporter(io.StringIO(), progress_interval=0.2)
+            self.screen = io.StringIO()
+            console = Console(file=self.screen, force_terminal=True, width=160, highlight=False)
+            self.live = LiveReporter(console=console)
+
+        def event(self, *a: Any) -> None:
+            self.json.event(*a)
+            self.live.event(*a)
+
+        def tick(self, *a: Any) -> None:
+            self.json.tick(*a)
+            self.live.tick(*a)
+
+        def close(self, *a: Any) -> None:
+            self.json.close(*a)
+            self.live.close(*a)
+
+    rep = Both()
+    with ExchangeThread("kraken", rate=2000) as ex:
+        cfg = CollectConfig(
+            "kraken", ["BTC-USD", "ETH-USD"], output=str(tmp_path), url=ex.url, duration=1.6
+        )
+        collect_in_process(cfg, [], rep)
+    lines = [json.loads(x) for x in rep.json.stream.getvalue().splitlines()]
+    progress = [x for x in lines if x["event"] == "progress"]
+    assert progress
+    rows = {r["symbol"]: r for r in progress[-1]["symbols"]}
+    assert set(rows) == {"BTC-USD", "ETH-USD"}
+    for r in rows.values():
+        assert r["msgs_per_s"] > 0 and r["messages"] > 0 and r["trades"] > 0
+        assert Decimal(r["ask"]) - Decimal(r["bid"]) == Decimal(r["spread"]) > 0
+        assert r["last_trade"]["type"] == "trade"
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", rep.screen.getvalue())
+    assert "BTC-USD" in screen and "msg/s" in screen and "cksum fail" in screen
+    assert "connect" in screen and "stopped (duration reached)" in screen

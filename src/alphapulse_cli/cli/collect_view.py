@@ -21,8 +21,10 @@ def _size(n: float) -> str:
 
 
 class LiveReporter:
-    def __init__(self, quiet: bool = False, color: bool = True) -> None:
-        self.console = Console(stderr=True, no_color=not color, highlight=False)
+    def __init__(
+        self, quiet: bool = False, color: bool = True, console: Console | None = None
+    ) -> None:
+        self.console = console or Console(stderr=True, no_color=not color, highlight=False)
         self.quiet = quiet
         self.live: Live | None = None
         self._totals: dict[str, Any] = {}

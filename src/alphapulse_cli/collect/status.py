@@ -101,6 +101,7 @@ class StatusBoard:
         self._prev: dict[str, int] = {}
         self._prev_frames = 0
         self._prev_t = time.monotonic()
+        self._last_top: dict[str, tuple[str | None, str | None]] = {}
 
     def rows(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         now = time.monotonic()
@@ -143,14 +144,18 @@ class StatusBoard:
         return rows, totals
 
     def _top(self, sym: str) -> tuple[str | None, str | None]:
+        """The best bid and ask of a valid book; between connections (no book) the last
+        ones seen, so the final view still shows where the market was."""
         adapter = self.adapter
         try:
             if not adapter.book_valid(sym):
-                return None, None
+                return self._last_top.get(sym, (None, None)) if not adapter.books else (None, None)
             bids, asks = adapter.books[sym].top(1)
         except Exception:
             return None, None
-        return (bids[0][0] if bids else None), (asks[0][0] if asks else None)
+        top = (bids[0][0] if bids else None), (asks[0][0] if asks else None)
+        self._last_top[sym] = top
+        return top
 
 
 def _spread(bid: str | None, ask: str | None) -> str | None:
