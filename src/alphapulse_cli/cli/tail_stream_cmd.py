@@ -75,7 +75,7 @@ def command(
 
         alphapulse tail-stream trades:coinbase:BTC-USD --fmt '{ts} {symbol} {side} {volume}@{price}'
     """
-    from alphapulse_cli.redis_sink.conn import RedisUnavailable
+    from alphapulse_cli.redis_sink.conn import RedisUnavailable, with_hint
     from alphapulse_cli.redis_url import parse_url, resolve_url
     from alphapulse_cli.tailstream import JsonLines, Tailer, TailOptions, Template
 
@@ -97,7 +97,7 @@ def command(
     try:
         tailer = Tailer(target, opts)
     except RedisUnavailable as exc:
-        raise RedisUnavailable(f"{exc}; is redis-server running? pass --redis URL") from None
+        raise RedisUnavailable(with_hint(str(exc))) from None
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

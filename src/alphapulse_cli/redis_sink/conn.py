@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -44,6 +45,11 @@ def describe_os_error(target: RedisTarget, exc: BaseException) -> str:
         why = "connection refused"
     elif isinstance(exc, (TimeoutError, asyncio.TimeoutError, socket.timeout)):
         why = "timed out"
+    elif isinstance(exc, ssl.SSLCertVerificationError):
+        why = (
+            f"TLS certificate not trusted ({exc.verify_message}); "
+            "add ?ssl_ca_certs=PATH to the URL (or ssl_cert_reqs=none)"
+        )
     elif isinstance(exc, socket.gaierror):
         why = f"cannot resolve host ({exc.strerror or exc})"
     elif isinstance(exc, OSError) and exc.strerror:
@@ -51,6 +57,13 @@ def describe_os_error(target: RedisTarget, exc: BaseException) -> str:
     else:
         why = str(exc) or type(exc).__name__
     return target.redact(f"{_where(target)}: {why}")
+
+
+def with_hint(message: str) -> str:
+    """A connect failure's message, plus what to check when nothing answered at all."""
+    if any(w in message for w in ("refused", "timed out", "cannot resolve", "no such file")):
+        return f"{message}; is redis-server running? pass --redis URL"
+    return message
 
 
 def handshake_commands(target: RedisTarget, client_name: str | None) -> list[bytes]:
@@ -174,15 +187,16 @@ class SyncConnection:
             data += self._drain()
 
     def _drain(self) -> bytes:
-        if self.target.tls:
-            return b""  # SSL sockets take no recv flags; the next recv gets the rest
+        """Whatever the socket holds right now, without waiting (so a large reply is parsed
+        once it is all here, not once per chunk)."""
         chunks = []
-        # A socket with a timeout waits for readability before recv, MSG_DONTWAIT or not.
+        # A socket with a timeout waits for readability before recv, even non-blocking;
+        # timeout 0 makes recv (plain or TLS, which takes no flags) return at once.
         self.sock.settimeout(0)
         while True:
             try:
-                chunk = self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
+                chunk = self.sock.recv(READ_SIZE)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
                 break
             except OSError as exc:
                 raise RedisUnavailable(describe_os_error(self.target, exc)) from None

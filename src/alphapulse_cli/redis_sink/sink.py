@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from alphapulse_cli.adapters.base import Adapter
-from alphapulse_cli.redis_sink.conn import RedisUnavailable, SyncConnection
+from alphapulse_cli.redis_sink.conn import RedisUnavailable, SyncConnection, with_hint
 from alphapulse_cli.redis_sink.publisher import DEFAULT_MAXLEN, DEFAULT_QUEUE_LIMIT
 from alphapulse_cli.redis_sink.sync import SyncRedisPublisher
 from alphapulse_cli.redis_url import parse_url, resolve_url
@@ -72,7 +72,7 @@ def check_reachable(url: str | None, timeout: float = 5.0) -> None:
     try:
         conn = SyncConnection(target, timeout=timeout, client_name="alphapulse-check")
     except RedisUnavailable as exc:
-        raise RedisUnavailable(f"{exc}; is redis-server running? pass --redis URL") from None
+        raise RedisUnavailable(with_hint(str(exc))) from None
     conn.close()
 
 
