@@ -167,6 +167,27 @@ class ClientStats:
 Say = Callable[[str], None]
 
 
+class _Pacer:
+    """Maps record time to wall time at `speed` (None: no pacing) from the first frame, or
+    from the recorded subscribe when the log has one."""
+
+    def __init__(self, speed: float | None) -> None:
+        self.speed = speed
+        self._base_ts: int | None = None
+        self._t0 = 0.0
+
+    def start_at(self, ts: int | None) -> None:
+        if ts is not None:
+            self._base_ts, self._t0 = ts, time.perf_counter()
+
+    def wait(self, ts: int) -> float:
+        """Seconds until the frame recorded at `ts` is due."""
+        assert self.speed is not None
+        if self._base_ts is None:
+            self._base_ts, self._t0 = ts, time.perf_counter()
+        return self._t0 + (ts - self._base_ts) / 1e9 / self.speed - time.perf_counter()
+
+
 def _say_stderr(line: str) -> None:
     print(f"replay: {line}", file=sys.stderr, flush=True)
 
@@ -182,6 +203,7 @@ class ReplayServer:
         self._active = 0
         self._served = 0
         self._done = asyncio.Event()
+        self._stopping = False
         sel = req.selection
         venues = sel.venues
         self._default_venue = next(iter(venues)) if venues and len(venues) == 1 else None
@@ -244,6 +266,7 @@ class ReplayServer:
             finally:
                 for w in waiters:
                     w.cancel()
+            self._stopping = True
             server.close(close_connections=True)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S + 1)
@@ -284,6 +307,8 @@ class ReplayServer:
                 st.venue = venue_name(feed.stats.venue)
             st.other_venues = sorted(venue_name(v) for v in feed.stats.other_venues)
             st.seconds = time.monotonic() - st.opened
+            if self._stopping and st.close == "client went away":
+                st.close = "server stopped (1001)"
             self._report(st)
             self._active -= 1
             self._served += 1
@@ -309,52 +334,66 @@ class ReplayServer:
     async def _stream(
         self, ws: ServerConnection, st: ClientStats, feed: Feed, first: asyncio.Event
     ) -> str:
-        from websockets.protocol import State
-
-        proto, transport = ws.protocol, ws.transport
-        speed = self.req.speed
-        clock = time.perf_counter
-        base_ts: int | None = None  # record time that maps to `t0`
-        t0 = 0.0
-        while True:
-            item = await feed.queue.get()
-            if proto.state is not State.OPEN:
-                return "client went away"
-            if isinstance(item, Gate):
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(first.wait(), self.req.grace)
-                if speed is not None and item.ts is not None:
-                    base_ts, t0 = item.ts, clock()
-                continue
-            if isinstance(item, End):
-                if item.error is not None:
-                    self._fail(item.error)
-                    await ws.close(1011, "cannot read the log")
-                    return f"log error: {item.error}"
-                await ws.close(1000, "end of log")
-                return "end of log (1000)"
-            assert isinstance(item, Batch)
-            if speed is None:
-                transport.write(b"".join(item.parts))
-                st.frames += len(item.ts)
-                st.bytes += item.size
-                await ws.drain()
-                continue
-            if base_ts is None:
-                base_ts, t0 = item.ts[0], clock()
-            start = 0
-            for i, ts in enumerate(item.ts):
-                wait = t0 + (ts - base_ts) / 1e9 / speed - clock()
-                if wait > 0.0005:
-                    if i > start:
-                        self._write(ws, st, item, start, i)
-                        start = i
+        # Every wait (for a followed log to grow, for a paced frame's time) also ends when the
+        # client goes, so a gone client never holds the server up.
+        closed = asyncio.ensure_future(ws.wait_closed())
+        pacer = _Pacer(self.req.speed)
+        try:
+            while True:
+                getter = asyncio.ensure_future(feed.queue.get())
+                await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    return "client went away"
+                item = getter.result()
+                if closed.done():
+                    return "client went away"
+                if isinstance(item, Gate):
+                    said = asyncio.ensure_future(first.wait())
+                    await asyncio.wait(
+                        {said, closed}, timeout=self.req.grace, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    said.cancel()
+                    pacer.start_at(item.ts)
+                elif isinstance(item, End):
+                    if item.error is not None:
+                        self._fail(item.error)
+                        await ws.close(1011, "cannot read the log")
+                        return f"log error: {item.error}"
+                    await ws.close(1000, "end of log")
+                    return "end of log (1000)"
+                elif pacer.speed is None:
+                    ws.transport.write(b"".join(item.parts))
+                    st.frames += len(item.ts)
+                    st.bytes += item.size
                     await ws.drain()
-                    await asyncio.sleep(wait)
-                    if proto.state is not State.OPEN:
-                        return "client went away"
-            self._write(ws, st, item, start, len(item.ts))
-            await ws.drain()
+                elif not await self._paced(ws, st, item, pacer, closed):
+                    return "client went away"
+        finally:
+            closed.cancel()
+
+    async def _paced(
+        self,
+        ws: ServerConnection,
+        st: ClientStats,
+        item: Batch,
+        pacer: _Pacer,
+        closed: asyncio.Future[None],
+    ) -> bool:
+        """Write a batch frame by frame at its record times; False if the client went away."""
+        start = 0
+        for i, ts in enumerate(item.ts):
+            wait = pacer.wait(ts)
+            if wait > 0.0005:
+                self._write(ws, st, item, start, i)
+                start = i
+                await ws.drain()
+                await asyncio.wait({closed}, timeout=wait)
+                if closed.done():
+                    return False
+        self._write(ws, st, item, start, len(item.ts))
+        await ws.drain()
+        return True
 
     @staticmethod
     def _write(ws: ServerConnection, st: ClientStats, item: Batch, start: int, end: int) -> None:

@@ -222,3 +222,54 @@ def test_a_greeting_needs_the_connect_event_it_follows(tmp_path: Path) -> None:
             srv.stop()
         assert len(early) == early_frames
         assert early + rest == [b'{"channel":"status"}', b"[1]"]
+
+
+def test_a_client_that_leaves_ends_the_server_even_mid_wait(tmp_path: Path) -> None:
+    """Waiting for a followed log to grow, or for a paced frame's time, ends with the client."""
+    from alphapulse_cli.wslog.writer import WslogWriter
+
+    live = tmp_path / "live.wslog"
+    writer = WslogWriter(live, lock=False)
+    writer.write(T, 1, b'{"n":0}')
+    writer.flush()
+    slow = tmp_path / "slow.wslog"
+    slow.write_bytes(spec_log([(T, 1, 0, b'{"n":0}'), (T + 3600 * 10**9, 1, 0, b'{"n":1}')]))
+    try:
+        for args in ([str(live), "--follow"], [str(slow), "--speed", "1"]):
+            srv = start_server(*args)
+
+            async def leave(url: str) -> bytes:
+                async with connect(url) as ws:
+                    await ws.send("{}")
+                    return await asyncio.wait_for(ws.recv(decode=False), 5)
+
+            try:
+                assert run(leave(srv.url)) == b'{"n":0}'
+                rc, err = srv.wait(timeout=10)
+            finally:
+                srv.stop()
+            assert rc == 0 and "client went away" in err, err
+    finally:
+        writer.close()
+
+
+def test_sigterm_mid_stream_closes_clients_with_1001_and_exits_0(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.wslog"
+    slow.write_bytes(spec_log([(T, 1, 0, b'{"n":0}'), (T + 3600 * 10**9, 1, 0, b'{"n":1}')]))
+    srv = start_server(str(slow), "--speed", "1")
+
+    async def client() -> tuple[list[bytes], int | None]:
+        async with connect(srv.url) as ws:
+            await ws.send("{}")
+            got = [await asyncio.wait_for(ws.recv(decode=False), 5)]
+            srv.proc.send_signal(signal.SIGTERM)
+            return got + await read_to_close(ws, timeout=5), ws.close_code
+
+    try:
+        got, code = run(client())
+        rc, err = srv.wait(timeout=10)
+    finally:
+        srv.stop()
+    assert got == [b'{"n":0}']
+    assert (code, rc) == (1001, 0)
+    assert "server stopped (1001)" in err
