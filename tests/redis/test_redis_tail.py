@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from redis_helpers import client_fixture, kill_group, server_fixture, wait_for
+from redis_helpers import RedisServer, client_fixture, kill_group, server_fixture, wait_for
 
 from conftest import run_cli
 
@@ -289,3 +289,39 @@ def test_json_lines_escape_what_needs_it():
         ]
         assert got == want
         assert [list(g) for g in got] == [list(w) for w in want]
+
+
+def test_tail_stream_rides_out_a_redis_restart(tmp_path):
+    server = RedisServer(tmp_path, durable=True).start()
+    r = server.client()
+    out_path = tmp_path / "out.jsonl"
+    try:
+        with open(out_path, "wb") as out:
+            proc = tail(server.url, KEY, "--group", "g", "--consumer", "c", stdout=out)
+            try:
+                wait_for(lambda: blocked_readers(r) == 1)
+                ids = add(r, KEY, 0, 1000)
+                wait_for(lambda: pending_count(r) == 0 and len(out_path.read_bytes()) > 0)
+                wait_for(lambda: blocked_readers(r) == 1)
+                r.close()
+                server.kill()
+                time.sleep(0.3)
+                server.start()
+                r = server.client()
+                ids += add(r, KEY, 1000, 1000)
+
+                def done() -> bool:
+                    g = r.xinfo_groups(KEY)[0]
+                    return g["pending"] == 0 and g["last-delivered-id"] == ids[-1]
+
+                wait_for(done, 20)
+                proc.send_signal(signal.SIGTERM)
+                _out, err = finish(proc)
+            finally:
+                kill_group(proc)
+        got = [g["id"] for g in lines(out_path.read_bytes())]
+        assert got == ids  # every entry once, in order, across the restart
+        assert b"reconnected" in err
+    finally:
+        r.close()
+        server.stop()
