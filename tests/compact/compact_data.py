@@ -1,59 +1,15 @@
 """Realistic logs for the compact tests: frames from the local exchange, recorded by a real
-`websockets` client into a WslogWriter exactly as a capture does (connect event, the
-outbound subscribe, every inbound frame, end of log)."""
+`websockets` client the way a capture records them (bench/suites/recorded.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from pathlib import Path
 
-from alphapulse_cli.exchange.thread import ExchangeThread
-from alphapulse_cli.venues_table import venue_id
-from alphapulse_cli.wslog.format import Kind, make_tag
-from alphapulse_cli.wslog.writer import WslogWriter
-
-SUBSCRIBE = {
-    "coinbase": {
-        "type": "subscribe",
-        "product_ids": ["BTC-USD", "ETH-USD"],
-        "channels": ["level2_batch", "matches", "heartbeat"],
-    },
-    "kraken": {
-        "method": "subscribe",
-        "params": {"channel": "book", "symbol": ["BTC/USD", "ETH/USD"], "depth": 10},
-    },
-}
-KRAKEN_TRADES = {"method": "subscribe", "params": {"channel": "trade", "symbol": ["BTC/USD"]}}
+from alphapulse_cli.bench.suites.recorded import record_local
 
 
-async def _record(url: str, venue: str, path: Path, frames: int, end: bool) -> None:
-    from websockets.asyncio.client import connect
-
-    vid = venue_id(venue)
-    w = WslogWriter(path)
-    w.write_event(time.time_ns(), vid, {"event": "connect", "url": url})
-    async with connect(url, max_queue=None, compression=None) as ws:
-        subs = [SUBSCRIBE[venue]] + ([KRAKEN_TRADES] if venue == "kraken" else [])
-        for sub in subs:
-            body = json.dumps(sub).encode()
-            w.write(time.time_ns(), make_tag(vid, Kind.OUT), body)
-            await ws.send(body.decode())
-        tag = make_tag(vid, Kind.IN)
-        for _ in range(frames):
-            msg = await asyncio.wait_for(ws.recv(decode=False), 10)
-            w.write(time.time_ns(), tag, msg)
-    if end:
-        w.close(end=True, venue=vid)
-    else:
-        w.close(end=False)
-
-
-def record(venue: str, path: Path, frames: int, rate: float = 20000, end: bool = True) -> Path:
-    with ExchangeThread(venue, rate=rate, seed=3, trade_share=0.3) as ex:
-        asyncio.run(_record(ex.url, venue, path, frames, end))
-    return path
+def record(venue: str, path: Path, frames: int, end: bool = True) -> Path:
+    return record_local(venue, path, frames, end=end)
 
 
 _CACHE: dict[str, bytes] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -212,3 +213,22 @@ def test_keep_raw_deletes_only_old_verified_logs(tmp_path, lake):
         )
         assert n == (5,)
     assert run_cli("compact", str(data), "--verify").returncode == 0
+
+
+def test_logs_too_big_for_one_call_are_streamed(tmp_path, monkeypatch):
+    from alphapulse_cli.compact import compress
+
+    monkeypatch.setattr(compress, "ONESHOT_MAX", 4096)
+    body = recorded("kraken")
+    cut = body[:-3]
+    src = tmp_path / "big.wslog"
+    src.write_bytes(cut)
+    dest = tmp_path / "big.wslog.zst"
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        c = compress.compress_fd(fd, str(src), dest)
+    finally:
+        os.close(fd)
+    assert c.cut is not None and c.raw_bytes == c.cut["offset"] < len(cut)
+    assert zstd_d(dest) == cut[: c.raw_bytes]
+    assert c.sha256 == hashlib.sha256(cut[: c.raw_bytes]).hexdigest()

@@ -11,6 +11,7 @@ SUITES: dict[str, str] = {
     "parse": "alphapulse_cli.bench.suites.parse:suite",
     "book": "alphapulse_cli.bench.suites.book:suite",
     "shm": "alphapulse_cli.bench.suites.shm:shm_suite",
+    "compact": "alphapulse_cli.bench.suites.compact:suite",
     "collect": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
     "redis": "alphapulse_cli.bench.suites.redis:suite",
