@@ -198,3 +198,28 @@ def test_usage_errors_exit_2(tmp_path, args):
     r = run_collect(*args, "--url", "ws://127.0.0.1:9", env=env)
     assert r.returncode == 2, r.stderr.decode()
     assert log_lines(r.stderr) == []
+
+
+@pytest.mark.parametrize("mode", ["-", "jsonl"])
+def test_closed_stdout_ends_the_capture_quietly_with_a_complete_log(tmp_path, mode):
+    import subprocess
+
+    from collect_helpers import collect_cmd
+
+    args = ["-o", "-"] if mode == "-" else ["-o", str(tmp_path), "--jsonl"]
+    with ExchangeThread("kraken", rate=2000) as ex:
+        p = subprocess.Popen(
+            collect_cmd("kraken", "BTC-USD", "--url", ex.url, *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert p.stdout is not None
+        p.stdout.read(100)
+        p.stdout.close()  # like `| head -c 100`
+        _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    assert stopped(err)["stop_reason"] == "stdout closed"
+    if mode == "jsonl":
+        ev = sessions(records(tmp_path))
+        assert ev[-2:] == [{"event": "disconnect", "reason": "stdout closed"}, {"event": "end"}]

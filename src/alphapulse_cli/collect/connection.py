@@ -100,6 +100,10 @@ class Connection:
             self._close_task = self._loop.create_task(self._close(ws))
 
     def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, BrokenPipeError):
+            # The reader of stdout went away (`| head`): a normal end, not an error.
+            self.stop("stdout closed")
+            return
         if self.error is None:
             self.error = exc
         self.stop(f"error: {exc}")
@@ -219,7 +223,7 @@ class Connection:
             with contextlib.suppress(BaseException):
                 ws.transport.abort()
         self._ws = None
-        self._drain()
+        self._drain_safely()
         c.disconnects += 1
         self._write_session({"event": "disconnect", "reason": reason})
         level = "info" if self.stop_reason is not None else "warning"
@@ -257,6 +261,9 @@ class Connection:
     def _after_burst(self) -> None:
         """Flush the burst's records, then parse them (see the module docstring)."""
         self._scheduled = False
+        self._drain_safely()
+
+    def _drain_safely(self) -> None:
         try:
             self._drain()
         except BaseException as exc:  # a dead disk or a closed stdout: stop cleanly
@@ -389,12 +396,21 @@ class Connection:
                 self._resync(vs, reason)
         for msg in adapter.take_outbox():
             self._queue_send(msg)
-        if self._jsonl:
-            lines = self._encode_lines(self._jsonl)
-            self._jsonl.clear()
-            assert self.events_out is not None
+        self._write_jsonl()
+
+    def _write_jsonl(self) -> None:
+        if not self._jsonl:
+            return
+        lines = self._encode_lines(self._jsonl)
+        self._jsonl.clear()
+        if self.events_out is None:
+            return
+        try:
             self.events_out.write(lines)
             self.events_out.flush()
+        except OSError as exc:  # stdout closed (`| head`): stop, the log stays complete
+            self.events_out = None
+            self.fail(exc)
 
     def _resync(self, vs: str, reason: str) -> None:
         """Log the resync; on Coinbase also renew the product's subscription (Kraken's
@@ -425,11 +441,11 @@ class Connection:
 
     async def _send(self, ws: Any, msg: bytes) -> None:
         """Log what we send (the logged copy without secrets), then send it."""
-        self._drain()  # frames received before this one are logged and parsed first
+        self._drain_safely()  # frames received before this one are logged and parsed first
         ts = _time_ns()
         logged = redact(msg) if self.cfg.credentials is not None else msg
         self.out.write(ts, self.tag_out, logged)
-        self.out.flush()
+        self._flush()
         self.counters.frames_out += 1
         self.counters.bytes_out += len(logged)
         self.adapter.feed_outbound(logged, ts)
@@ -463,11 +479,17 @@ class Connection:
                 return
 
     # ---- session events --------------------------------------------------------------------
+    def _flush(self) -> None:
+        try:
+            self.out.flush()
+        except BaseException as exc:
+            self.fail(exc)
+
     def _write_session(self, obj: dict[str, Any]) -> None:
-        self._drain()
+        self._drain_safely()
         ts = _time_ns()
         self.out.write_event(ts, obj, self.slot)
-        self.out.flush()
+        self._flush()
         self.counters.session_events += 1
         events = self.adapter.feed_session(obj, ts)
         if events:
@@ -478,10 +500,7 @@ class Connection:
                 self._jsonl += events
             if self.sinks:
                 self._to_sinks(ts, events)
-        if self._jsonl and self.events_out is not None:
-            self.events_out.write(self._encode_lines(self._jsonl))
-            self._jsonl.clear()
-            self.events_out.flush()
+        self._write_jsonl()
 
 
 def _coinbase_renewal(cfg: CollectConfig, adapter: Adapter, product: str) -> list[bytes]:

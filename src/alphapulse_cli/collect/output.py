@@ -25,6 +25,7 @@ class LogOutput:
         self.venue_id = venue_id(venue)
         self.target = target
         self._rot: RotatingWriter | None = None
+        self.broken = False
         self._stream: WslogWriter | None = None
         if target == "-":
             self._stream = WslogWriter(stream or sys.stdout.buffer, lock=False)
@@ -50,12 +51,15 @@ class LogOutput:
         return body
 
     def flush(self) -> None:
+        if self.broken:
+            return
         try:
             if self._rot is not None:
                 self._rot.flush()
             elif self._stream is not None:
                 self._stream.flush()
         except BrokenPipeError:
+            self.broken = True  # the reader of `-o -` went away: say so once
             raise
         except OSError as exc:
             raise AlphapulseError(
@@ -83,5 +87,5 @@ class LogOutput:
         """Flush, write the end-of-log event, and close the file (the stream stays open)."""
         if self._rot is not None:
             self._rot.close(ts_ns)
-        elif self._stream is not None:
+        elif self._stream is not None and not self.broken:
             self._stream.close(end=True, ts_ns=ts_ns, venue=self.venue_id)
