@@ -80,6 +80,13 @@ class TailOptions:
 
 
 @dataclass
+class _Sent:
+    acks: int  # XACK commands ahead of the read in the pipeline
+    parse: Callable[[StreamReplyParser], Any]
+    sent: dict[str, list[str]]  # the ids those XACKs carry
+
+
+@dataclass
 class _Stream:
     key: str
     cursor: str  # non-group: last id seen; group: pending cursor, then ">"
@@ -95,7 +102,10 @@ class Tailer:
         self.streams: dict[str, _Stream] = {}
         self.delivered = 0
         self.acked = 0
-        self._unacked: dict[str, list[str]] = {}  # written, XACK not yet confirmed
+        self._unacked: dict[str, list[str]] = {}  # written, XACK not sent yet
+        # A read sent ahead while a backlog lasts, so that Redis prepares the next batch
+        # while this one is written out; at most one request is in flight.
+        self._prefetched: _Sent | None = None
         self._conn: SyncConnection | None = None
         self._start_ms = 0
         self._last_scan = 0.0
@@ -122,6 +132,7 @@ class Tailer:
         return self._conn
 
     def _reconnect(self, exc: Exception) -> None:
+        self._prefetched = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -140,13 +151,17 @@ class Tailer:
         if self._conn is None:
             return
         try:
+            if self._prefetched is not None:
+                # Entries it read stay pending on this consumer: delivered first next time.
+                self._finish(self._prefetched)
+                self._prefetched = None
             cmds = self._ack_commands()
             if cmds:
                 self.conn.send(b"".join(cmds))
                 for _ in cmds:
                     self.conn.read_reply()
                 self._ack_confirmed()
-        except (RedisUnavailable, OSError):
+        except (RedisUnavailable, RedisCommandError, OSError):
             pass
         self.conn.close()
         self._conn = None
@@ -214,8 +229,7 @@ class Tailer:
         return [encode("XACK", key, group, *ids) for key, ids in self._unacked.items() if ids]
 
     def _ack_confirmed(self) -> None:
-        for ids in self._unacked.values():
-            self.acked += len(ids)
+        self.acked += sum(len(ids) for ids in self._unacked.values())
         self._unacked.clear()
 
     def ack(self, stream: str, ids: list[str]) -> None:
@@ -223,23 +237,40 @@ class Tailer:
         if self.opts.group and self.opts.ack and ids:
             self._unacked.setdefault(stream, []).extend(ids)
 
-    def _request(self, cmd: bytes, parse: Callable[[StreamReplyParser], Any]) -> Any:
-        """Send owed acks and one read command in one pipeline; parse the read's reply."""
+    def _send(self, cmd: bytes, parse: Callable[[StreamReplyParser], Any]) -> _Sent:
+        """Send the acks owed and one read command in one pipeline."""
         acks = self._ack_commands()
-        self.conn.send(b"".join([*acks, cmd]))
+        sent, self._unacked = self._unacked, {}
+        try:
+            self.conn.send(b"".join([*acks, cmd]))
+        except RedisUnavailable:
+            self._owe(sent)
+            raise
+        return _Sent(len(acks), parse, sent)
+
+    def _owe(self, acks: dict[str, list[str]]) -> None:
+        for key, ids in acks.items():
+            self._unacked.setdefault(key, []).extend(ids)
+
+    def _finish(self, req: _Sent) -> Any:
+        """Read the reply of a request sent by _send: its acks are confirmed (or owed again
+        if the connection broke), and the read's reply is parsed."""
         block = self.opts.block_ms / 1000 + 10.0
 
         def parse_all(p: StreamReplyParser) -> Any:
-            for _ in acks:
+            for _ in range(req.acks):
                 p.skip()
             try:
-                return parse(p)
+                return req.parse(p)
             except RespError as exc:
                 return exc
 
-        result = self.conn.read_parsed(parse_all, timeout=block)
-        if acks:
-            self._ack_confirmed()
+        try:
+            result = self.conn.read_parsed(parse_all, timeout=block)
+        except RedisUnavailable:
+            self._owe(req.sent)
+            raise
+        self.acked += sum(len(ids) for ids in req.sent.values())
         if isinstance(result, RespError):
             if "NOGROUP" in str(result):
                 for s in self.streams.values():
@@ -247,6 +278,9 @@ class Tailer:
                 return None
             raise RedisCommandError(self.target.redact(f"{self.target.display}: {result}"))
         return result
+
+    def _request(self, cmd: bytes, parse: Callable[[StreamReplyParser], Any]) -> Any:
+        return self._finish(self._send(cmd, parse))
 
     def _want(self) -> int:
         n = self.opts.batch
@@ -314,7 +348,7 @@ class Tailer:
                 out.append((s.key, live))
         return out
 
-    def _read_new(self) -> list[Batch]:
+    def _read_new_cmd(self, want: int) -> bytes:
         o = self.opts
         keys = list(self.streams)
         if o.group:
@@ -325,20 +359,46 @@ class Tailer:
             head = ["XREAD"]
             ids = [self.streams[k].cursor for k in keys]
         extra = ["NOACK"] if o.group and not o.ack else []
-        cmd = encode(
-            *head, "COUNT", self._want(), "BLOCK", o.block_ms, *extra, "STREAMS", *keys, *ids
-        )
-        reply = self._request(cmd, StreamReplyParser.streams) or []
+        return encode(*head, "COUNT", want, "BLOCK", o.block_ms, *extra, "STREAMS", *keys, *ids)
+
+    def _read_new(self) -> list[Batch]:
+        o = self.opts
+        req = self._prefetched
+        self._prefetched = None
+        if req is None:
+            req = self._send(self._read_new_cmd(self._want()), StreamReplyParser.streams)
+        reply = self._finish(req) or []
         out: list[Batch] = []
+        full = False
+        got = 0
         for name, entries in reply:
             if entries:
+                full = full or len(entries) >= o.batch
                 if not o.group:
                     self.streams[name].cursor = entries[-1][0]
-                out.append((name, [e for e in entries if e[1] is not None]))
+                live = [e for e in entries if e[1] is not None]
+                got += len(live)
+                out.append((name, live))
+        if full and not self._due(time.monotonic()):
+            left = None if o.count is None else o.count - self.delivered - got
+            if left is None or left > 0:
+                want = o.batch if left is None else min(o.batch, left)
+                self._prefetched = self._send(self._read_new_cmd(want), StreamReplyParser.streams)
         return out
+
+    def _due(self, now: float) -> bool:
+        """Is a re-scan or a claim due (done between requests, never with one in flight)?"""
+        o = self.opts
+        if now - self._last_scan >= o.rescan_s and any(_GLOB.search(p) for p in o.patterns):
+            return True
+        if o.claim_idle_ms is not None:
+            return now - self._last_claim >= max(o.claim_idle_ms / 2000, 0.05)
+        return False
 
     def _next_batches(self) -> list[Batch]:
         o = self.opts
+        if self._prefetched is not None:
+            return self._read_new()
         now = time.monotonic()
         if now - self._last_scan >= o.rescan_s and any(_GLOB.search(p) for p in o.patterns):
             self._discover()

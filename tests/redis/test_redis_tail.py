@@ -325,3 +325,16 @@ def test_tail_stream_rides_out_a_redis_restart(tmp_path):
     finally:
         r.close()
         server.stop()
+
+
+def test_a_backlog_read_ahead_stops_at_count_and_leaves_nothing_pending(redis_server, rds):
+    ids = add(rds, KEY, 0, 5000)
+    args = ("--group", "g", "--consumer", "c", "--from", "0", "--batch", "300")
+    out = run_cli("tail-stream", KEY, *args, "--count", "4000", "--redis", redis_server.url)
+    assert out.returncode == 0, out.stderr
+    assert [g["id"] for g in lines(out.stdout)] == ids[:4000]
+    info = rds.xinfo_groups(KEY)[0]
+    # Nothing read beyond --count: the rest is still new for the group, nothing pending.
+    assert info["pending"] == 0 and info["last-delivered-id"] == ids[3999]
+    rest = run_cli("tail-stream", KEY, *args, "--count", "1000", "--redis", redis_server.url)
+    assert [g["id"] for g in lines(rest.stdout)] == ids[4000:]
