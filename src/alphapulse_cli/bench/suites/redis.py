@@ -10,10 +10,15 @@ repeat measures, back to back on that server:
 - tail-stream: `alphapulse tail-stream KEY --group G --consumer c --from 0 --count N >
   /dev/null` in a fresh group each time, so every entry is read, written and acknowledged;
   its start-up (the same command with --count 1) is taken off.
+
+Then publishing must not slow capture: `collect` of the local exchange (Coinbase, 5,000
+events/s) for a few seconds with `--redis` and without, alternately; the figure is the
+collector's own p99 receive-to-written latency (from its summary).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -114,6 +119,43 @@ def _tail_seconds(url: str, group: str, count: int) -> float:
     return time.perf_counter() - t0
 
 
+def _collect_p99(ws_url: str, out: Path, redis_url: str | None, seconds: float) -> float:
+    cmd = [sys.executable, "-m", "alphapulse_cli", "collect", "coinbase", "BTC-USD", "ETH-USD"]
+    cmd += ["--url", ws_url, "-o", str(out), "--duration", str(seconds)]
+    if redis_url:
+        cmd += ["--redis", redis_url]
+    p = subprocess.run(cmd, capture_output=True, timeout=seconds + 60)
+    stopped = [x for x in p.stderr.splitlines() if b'"event": "stopped"' in x]
+    if p.returncode != 0 or not stopped:
+        raise AlphapulseError(f"bench redis: collect failed ({p.returncode}): {p.stderr[-300:]!r}")
+    summary = json.loads(stopped[-1])
+    if redis_url and summary["sinks"]["redis"]["published"] == 0:
+        raise AlphapulseError("bench redis: collect --redis published nothing")
+    return float(summary["latency"]["p99_ms"])
+
+
+def _collect_latency(ctx: BenchContext, url: str, d: Path) -> list[Result]:
+    from alphapulse_cli.exchange.thread import ExchangeThread
+
+    seconds = 1.5 if ctx.quick else 3.0
+    on, off = [], []
+    with ExchangeThread("coinbase", rate=5000, trade_share=0.3) as ex:
+        for i in range(ctx.repeats):
+            off.append(_collect_p99(ex.url, d / f"off{i}", None, seconds))
+            on.append(_collect_p99(ex.url, d / f"on{i}", url, seconds))
+            ctx.log(f"redis: collect p99 {off[-1]} ms without --redis, {on[-1]} ms with")
+    return [
+        Result(
+            "collect p99 receive-to-written, --redis",
+            "ms",
+            on,
+            higher_is_better=False,
+            reference=Result("the same without --redis", "ms", off, higher_is_better=False),
+            note=f"local Coinbase exchange, 5,000 events/s, {seconds:g} s runs",
+        )
+    ]
+
+
 def suite(ctx: BenchContext) -> list[Result]:
     """Publisher and tail-stream (group, acks) entries/s against redis-benchmark XADD -P 64."""
     n = ctx.scale(200_000)
@@ -141,6 +183,7 @@ def suite(ctx: BenchContext) -> list[Result]:
                     tail.append(t)
         finally:
             conn.close()
+        latency = _collect_latency(ctx, url, d)
     reference = Result("redis-benchmark -c 1 -P 64 XADD", "entries/s", ref)
     return [
         Result(
@@ -157,4 +200,5 @@ def suite(ctx: BenchContext) -> list[Result]:
             reference=reference,
             note=f"{n:,} entries as JSON lines to /dev/null, start-up taken off",
         ),
+        *latency,
     ]
