@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import zstandard
 from compact_data import make_data_dir, recorded
 
 from alphapulse_cli.compact.scan import TMP_PREFIX
@@ -232,3 +233,19 @@ def test_logs_too_big_for_one_call_are_streamed(tmp_path, monkeypatch):
     assert c.cut is not None and c.raw_bytes == c.cut["offset"] < len(cut)
     assert zstd_d(dest) == cut[: c.raw_bytes]
     assert c.sha256 == hashlib.sha256(cut[: c.raw_bytes]).hexdigest()
+
+
+def test_verification_after_writing_catches_a_difference(tmp_path):
+    from alphapulse_cli.compact.compress import _compare_zst
+    from alphapulse_cli.errors import VerifyError
+
+    body = recorded("kraken")
+    z = tmp_path / "k.wslog.zst"
+    z.write_bytes(zstandard.ZstdCompressor().compress(body))
+    _compare_zst(z, body, len(body))
+    changed = bytearray(body)
+    changed[len(body) // 2] ^= 1
+    with pytest.raises(VerifyError, match="differ from the original"):
+        _compare_zst(z, bytes(changed), len(body))
+    with pytest.raises(VerifyError, match="decompresses to"):
+        _compare_zst(z, body + b"x", len(body) + 1)

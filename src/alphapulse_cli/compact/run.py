@@ -1,9 +1,9 @@
 """`compact` as a library call: the order of the steps, which is what makes it safe.
 
 For each closed log X.wslog:  compress to a temporary name, fsync, rename to X.wslog.zst,
-fsync the directory, decompress and compare hashes (compress.py); export its events to the
-lake (renamed into place); write its entry to index.json (atomically); only then unlink
-X.wslog. A kill at any instant leaves either the original (with perhaps a .zst or lake
+fsync the directory, decompress and compare with the original (compress.py); export its
+events to the lake (renamed into place); write its entry to index.json (atomically); only
+then unlink X.wslog. A kill at any instant leaves either the original (with perhaps a .zst or lake
 files that the rerun rewrites under the same names) or the indexed .zst; temporary files
 carry TMP_PREFIX and the next run, holding the directory lock, deletes them.
 
