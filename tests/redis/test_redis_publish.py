@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
-from pathlib import Path
 
 import pytest
 from redis_helpers import (
     RedisServer,
+    check_restart,
     client_fixture,
+    contents,
     entries,
     free_port,
     log_fixture,
     server_fixture,
     trade,
     trade_entry,
+    trades_of,
     wait_for,
 )
 
@@ -75,27 +79,19 @@ def test_no_trimming_with_maxlen_zero(redis_server, rds, tmp_path):
     assert rds.xlen("trades:coinbase:BTC-USD") == 3000
 
 
-def _events(log: Path) -> list[dict]:
-    out = run_cli("replay", str(log), "--format", "events")
-    assert out.returncode == 0, out.stderr
-    return [json.loads(line) for line in out.stdout.splitlines()]
-
-
 def test_replay_redis_writes_the_trades_of_the_log(redis_server, rds, recorded_log):
     out = run_cli("replay", str(recorded_log), "--redis", redis_server.url, "--stats")
     assert out.returncode == 0, out.stderr
     assert out.stdout == b""
-    trades = [e for e in _events(recorded_log) if e["type"] == "trade"]
-    expected: dict[str, list[dict]] = {}
-    for ev in trades:
-        expected.setdefault(f"trades:{ev['exchange']}:{ev['symbol']}", []).append(trade_entry(ev))
+    expected = trades_of(recorded_log)
+    n_trades = sum(len(v) for v in expected.values())
     assert len(expected) == 4
     assert sorted(rds.keys("*")) == sorted(expected)
     for key, want in expected.items():
         assert [f for _id, f in entries(rds, key)] == want
     summary = json.loads(out.stderr.splitlines()[-1])
     red = summary["sinks"]["redis"]
-    assert red["published"] == red["offered"] == len(trades)
+    assert red["published"] == red["offered"] == n_trades
     assert red["dropped"] == 0
     assert red["url"] == redis_server.url
     # Replaying again appends the same entries again (the ids differ, the values do not).
@@ -167,6 +163,29 @@ def test_password_urls_work_and_are_never_printed(tmp_path, recorded_log):
         assert out.returncode == 0, out.stderr
         assert len(out.stdout.splitlines()) == 3
         assert b"s3cret-pw" not in out.stderr
+    finally:
+        server.stop()
+
+
+def test_redis_killed_and_restarted_during_replay_redis(tmp_path, recorded_log):
+    server = RedisServer(tmp_path, durable=True).start()
+    try:
+        # At half the recorded pace the replay lasts about two seconds.
+        cmd = [sys.executable, "-m", "alphapulse_cli", "replay", str(recorded_log)]
+        cmd += ["--speed", "0.5", "--redis", server.url, "--stats"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.8)
+            server.kill()
+            time.sleep(0.4)
+            server.start()
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err
+        red = json.loads(err.splitlines()[-1])["sinks"]["redis"]
+        check_restart(contents(server), trades_of(recorded_log), red)
     finally:
         server.stop()
 
