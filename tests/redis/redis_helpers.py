@@ -142,6 +142,25 @@ def check_restart(
     assert total - stored <= red["dropped"]
 
 
+def run_through_restart(
+    cmd: list[str], server: RedisServer, up_s: float, down_s: float
+) -> tuple[int, bytes]:
+    """Run cmd; SIGKILL the server after up_s, start it again after down_s; wait for cmd.
+    Returns cmd's exit status and stderr."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(up_s)
+        server.kill()
+        time.sleep(down_s)
+        server.start()
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
 def contents(server: RedisServer, db: int = 0) -> dict[str, list[dict[str, str]]]:
     """Every stream of a database: key -> the entries' fields, in order."""
     r = server.client()

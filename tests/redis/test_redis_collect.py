@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from redis_helpers import (
     check_restart,
     client_fixture,
     contents,
+    run_through_restart,
     server_fixture,
     trades_of,
 )
@@ -78,17 +78,8 @@ def test_redis_killed_and_restarted_during_collect(tmp_path):
     try:
         with ExchangeThread("coinbase", rate=2500, trade_share=0.5, seed=9) as ex:
             cmd = collect_cmd(ex.url, tmp_path / "log", server.url, "--duration", "4")
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            try:
-                time.sleep(1.5)
-                server.kill()
-                time.sleep(0.8)
-                server.start()
-                _out, err = proc.communicate(timeout=30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-        assert proc.returncode == 0, err
+            code, err = run_through_restart(cmd, server, 1.5, 0.8)
+        assert code == 0, err
         summary = stopped(err)
         red = summary["sinks"]["redis"]
         assert red["offered"] == summary["trades"]

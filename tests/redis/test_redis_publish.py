@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 
@@ -16,6 +15,7 @@ from redis_helpers import (
     entries,
     free_port,
     log_fixture,
+    run_through_restart,
     server_fixture,
     trade,
     trade_entry,
@@ -173,17 +173,8 @@ def test_redis_killed_and_restarted_during_replay_redis(tmp_path, recorded_log):
         # At half the recorded pace the replay lasts about two seconds.
         cmd = [sys.executable, "-m", "alphapulse_cli", "replay", str(recorded_log)]
         cmd += ["--speed", "0.5", "--redis", server.url, "--stats"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            time.sleep(0.8)
-            server.kill()
-            time.sleep(0.4)
-            server.start()
-            _out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.returncode == 0, err
+        code, err = run_through_restart(cmd, server, 0.8, 0.4)
+        assert code == 0, err
         red = json.loads(err.splitlines()[-1])["sinks"]["redis"]
         check_restart(contents(server), trades_of(recorded_log), red)
     finally:
