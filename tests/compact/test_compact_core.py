@@ -45,6 +45,10 @@ def test_compresses_closed_logs_and_zstd_restores_them(tmp_path):
         assert not (data / rel).exists()
         z = data / f"{rel}.zst"
         assert zstd_d(z) == body  # an independent reader, byte for byte
+        piped = subprocess.run(
+            f"zstd -dc '{z}' | sha256sum", shell=True, capture_output=True, check=True
+        )
+        assert piped.stdout.split()[0].decode() == index[f"{rel}.zst"]["sha256"]
         e = index[f"{rel}.zst"]
         assert e["sha256"] == hashlib.sha256(body).hexdigest()
         assert e["raw_bytes"] == len(body)
@@ -249,3 +253,19 @@ def test_verification_after_writing_catches_a_difference(tmp_path):
         _compare_zst(z, bytes(changed), len(body))
     with pytest.raises(VerifyError, match="decompresses to"):
         _compare_zst(z, body + b"x", len(body) + 1)
+
+
+def test_keep_raw_keeps_logs_not_yet_in_the_lake(tmp_path):
+    data, lake = tmp_path / "data", tmp_path / "lake"
+    data.mkdir()
+    old_ts = 1_600_000_000_000_000_000
+    (data / "old.wslog").write_bytes(spec_log([(old_ts, 1, 2, b'{"event":"end"}')]))
+    assert run_cli("compact", str(data)).returncode == 0  # indexed, not exported
+    r = run_cli("compact", str(data), "--parquet", str(lake), "--keep-raw", "1d", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [f"export {data / 'old.wslog.zst'}"]
+    assert b"kept: not in the lake yet" in r.stderr
+    assert (data / "old.wslog.zst").exists() and not lake.exists()
+    r = run_cli("compact", str(data), "--keep-raw", "1d", "--dry-run")
+    assert r.stdout.decode().splitlines() == [f"delete {data / 'old.wslog.zst'}"]
+    assert (data / "old.wslog.zst").exists()

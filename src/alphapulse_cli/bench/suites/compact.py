@@ -85,6 +85,32 @@ def _compression(ctx: BenchContext, path: Path, label: str, d: Path) -> list[Res
     return results
 
 
+def _end_to_end(ctx: BenchContext, logs: list[Path], d: Path) -> list[Result]:
+    """`compact DATA_DIR` in-process, with and without a lake: the adapters' pass that fills
+    the index (and the lake) is most of the time, so this is far below the compression
+    figures."""
+    from alphapulse_cli.compact.run import CompactRequest, run_compact
+
+    size = sum(p.stat().st_size for p in logs)
+    out = []
+    for lake in (False, True):
+        samples = []
+        for i in range(min(ctx.repeats, 3) + 1):
+            data = d / f"e2e-{lake}-{i}"
+            for p in logs:
+                (data / p.stem).mkdir(parents=True)
+                shutil.copyfile(p, data / p.stem / "20260101_00.wslog")
+            req = CompactRequest(data_dir=data, lake=d / f"lake-{i}" if lake else None)
+            t0 = time.perf_counter()
+            run_compact(req)
+            dt = time.perf_counter() - t0
+            if i:
+                samples.append(size / dt / 1e6)
+        what = "compress, verify, index" + (", Parquet lake" if lake else "")
+        out.append(Result(f"compact DATA_DIR end to end ({what})", "MB/s", samples))
+    return out
+
+
 def _trade_events(n: int) -> list[tuple[int, list[dict[str, Any]]]]:
     """n trades, one per message, 36 ms apart (1M trades span 10 hours of one day)."""
     out = []
@@ -167,9 +193,12 @@ def suite(ctx: BenchContext) -> list[Result]:
         write_log(gen, coinbase_frames(ctx.scale(200_000)), ctx.scale(600_000))
         if shutil.which("zstd"):
             results += _compression(ctx, gen, "generated coinbase traffic", d)
+            recs = []
             for venue in ("coinbase", "kraken"):
                 rec = record_local(venue, d / f"{venue}.wslog", ctx.scale(40_000), rate=50_000)
                 results += _compression(ctx, rec, f"local-exchange {venue}", d)
+                recs.append(rec)
+            results += _end_to_end(ctx, recs, d)
         else:
             ctx.log("compact: no `zstd` tool on PATH; compression figures left out")
         n = ctx.scale(QUERY_TRADES)
