@@ -4,9 +4,11 @@ The hot path is `_receive`: take a frame from `websockets`, stamp it, append it 
 buffer, count it. Nothing else happens per frame until the burst of frames that arrived
 together is exhausted; then `_after_burst` (scheduled with call_soon, so it runs as soon as
 the receive loop would wait) hands the burst to the kernel with one write, records the
-receive-to-written latency, and only then parses the frames and feeds the sinks. A frame is
-on its way to disk before anything looks inside it, and a parser or sink failure is counted
-and reported, never raised into the capture.
+receive-to-written latency, and only then parses frames and feeds the sinks, a slice at a
+time: between slices the loop goes back to receiving, so recording always comes first and
+parsing catches up (its backlog is counted). A frame is on its way to disk before anything
+looks inside it, and a parser or sink failure is counted and reported, never raised into
+the capture.
 
 Around it: reconnects with backoff (backoff.py), a watchdog that drops a silent connection,
 Kraken's application ping, and resubscription of exactly the symbol whose book or trades
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
@@ -37,6 +40,8 @@ from alphapulse_cli.wslog.format import Kind, make_tag
 
 CLOSE_TIMEOUT = 0.5  # our close handshake on stop: what the venue sent before it is kept
 MAX_FRAME = 1 << 26  # a Coinbase level2 snapshot of a busy product is several MB
+PARSE_SLICE = 200  # frames parsed before the loop may receive again (a few ms at most)
+MAX_PARSE_BACKLOG = 200_000  # frames (some 50 MB): beyond it, receiving waits for parsing
 RESYNC_INTERVAL_NS = 1_000_000_000  # at most one Coinbase resubscribe per product a second
 _time_ns = time.time_ns
 _monotonic = time.monotonic
@@ -67,8 +72,10 @@ class Connection:
         self.stop_reason: str | None = None
         self.error: BaseException | None = None
         self.venue_errors: list[str] = []
-        self._pending: list[tuple[int, bytes]] = []
+        self._pending: list[tuple[int, bytes]] = []  # received, not yet flushed
+        self._unparsed: deque[tuple[int, bytes]] = deque()  # flushed, not yet parsed
         self._scheduled = False
+        self._parse_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._ws: Any = None
@@ -259,27 +266,74 @@ class Connection:
                 return "max-messages reached"
 
     def _after_burst(self) -> None:
-        """Flush the burst's records, then parse them (see the module docstring)."""
+        """Flush the burst's records, then parse a slice of what is unparsed."""
         self._scheduled = False
-        self._drain_safely()
+        try:
+            self._flush_burst()
+            self._parse_slice()
+        except BaseException as exc:  # a dead disk or a closed stdout: stop cleanly
+            self.fail(exc)
+
+    def _flush_burst(self) -> None:
+        """Hand the burst's records to the kernel; they join the parse backlog."""
+        pending = self._pending
+        if not pending:
+            return
+        self.out.flush()
+        self.counters.latency.observe_many(_time_ns(), [ts for ts, _ in pending])
+        self._last_rx = _monotonic()
+        self._unparsed.extend(pending)
+        pending.clear()
+        n = len(self._unparsed)
+        if n > self.counters.parse_backlog_max:
+            self.counters.parse_backlog_max = n
+        if n > MAX_PARSE_BACKLOG:
+            # Frames keep arriving faster than they parse: bound the memory by parsing
+            # half the backlog now, receiving meanwhile waits (TCP holds the rest).
+            self.report("warning", "parse_backlog", frames=n)
+            popleft = self._unparsed.popleft
+            while len(self._unparsed) > MAX_PARSE_BACKLOG // 2:
+                batch = [popleft() for _ in range(min(PARSE_SLICE, len(self._unparsed)))]
+                self._parse(batch)
+                self._after_parse()
+
+    def _parse_slice(self) -> None:
+        """Parse at most PARSE_SLICE frames, then let the loop receive again: recording
+        comes first, parsing catches up (a burst never waits behind a long parse)."""
+        unparsed = self._unparsed
+        if not unparsed:
+            return
+        popleft = unparsed.popleft
+        batch = [popleft() for _ in range(min(PARSE_SLICE, len(unparsed)))]
+        self._parse(batch)
+        self._after_parse()
+        if unparsed and not self._parse_scheduled:
+            self._parse_scheduled = True
+            self._loop.call_soon(self._parse_more)  # type: ignore[union-attr]
+
+    def _parse_more(self) -> None:
+        self._parse_scheduled = False
+        try:
+            self._parse_slice()
+        except BaseException as exc:
+            self.fail(exc)
 
     def _drain_safely(self) -> None:
         try:
             self._drain()
-        except BaseException as exc:  # a dead disk or a closed stdout: stop cleanly
+        except BaseException as exc:
             self.fail(exc)
 
     def _drain(self) -> None:
-        pending = self._pending
-        if not pending:
-            return
-        batch = pending[:]
-        pending.clear()
-        self.out.flush()
-        self.counters.latency.observe_many(_time_ns(), [ts for ts, _ in batch])
-        self._last_rx = _monotonic()
-        self._parse(batch)
-        self._after_parse()
+        """Flush and parse everything received so far: before a session event or a sent
+        frame is logged, so that the adapter sees records in log order."""
+        self._flush_burst()
+        unparsed = self._unparsed
+        while unparsed:
+            batch = list(unparsed)
+            unparsed.clear()
+            self._parse(batch)
+            self._after_parse()
 
     def _parse(self, batch: list[tuple[int, bytes]]) -> None:
         adapter = self.adapter

@@ -114,6 +114,7 @@ class Counters:
     resubscribes: int = 0
     malformed: int = 0
     parser_errors: int = 0
+    parse_backlog_max: int = 0  # most frames recorded but not yet parsed at one time
     venue_errors: int = 0
     sink_errors: dict[str, int] = field(default_factory=dict)
     symbols: dict[str, SymbolCounters] = field(default_factory=dict)
@@ -143,6 +144,7 @@ class Counters:
             "resubscribes": self.resubscribes,
             "malformed": self.malformed,
             "parser_errors": self.parser_errors,
+            "parse_backlog_max": self.parse_backlog_max,
             "venue_errors": self.venue_errors,
             "sink_errors": dict(self.sink_errors),
             **self.totals(),
