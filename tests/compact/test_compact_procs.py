@@ -194,3 +194,26 @@ def test_replay_range_skips_indexed_files_outside_it(tmp_path):
     r = run_cli("replay", str(data), "--to", str(last))
     assert r.returncode == 3
     assert originals
+
+
+def test_sigterm_stops_cleanly_and_keeps_what_is_done(tmp_path):
+    data = tmp_path / "data"
+    originals = make_data_dir(data, hours=4)
+    p = compact_proc(str(data))
+    deadline = time.monotonic() + 30
+    while len(list(data.rglob("*.zst"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    _out, err = p.communicate(timeout=30)
+    assert p.returncode in (0, 130), err
+    assert b"Traceback" not in err
+    assert [f for f in tmp_path.rglob("*") if f.name.startswith(TMP_PREFIX)] == []
+    saved = data / "index.json"
+    index = json.loads(saved.read_bytes())["files"] if saved.exists() else {}
+    for rel, body in originals.items():
+        raw, z = data / rel, data / f"{rel}.zst"
+        if raw.exists():
+            assert raw.read_bytes() == body
+        else:  # compressed and recorded before the signal
+            assert f"{rel}.zst" in index
+            assert zstandard.ZstdDecompressor().decompress(z.read_bytes()) == body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -41,8 +42,8 @@ def command(
         None,
         "--keep-raw",
         metavar="DURATION",
-        help="Delete compressed logs older than this (7d, 12h), once verified and, with "
-        "--parquet, exported.",
+        help="Delete compressed logs whose last record is older than this (30d, 12h; a bare "
+        "number is days), once verified and, with --parquet, exported.",
     ),
     stats: bool = typer.Option(
         False, "--stats", help="A one-line JSON summary on stderr at the end."
@@ -95,9 +96,13 @@ def command(
         rep.progress = bar.update
         rep.note = bar.print
         rep.warn = bar.print
+    # SIGTERM ends the run like Ctrl-C: temporary files are removed and the finished part
+    # is recorded in the index on the way out (a SIGKILL leaves that to the next run).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         summary = run_compact(req, rep)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if bar is not None:
             bar.stop()
     if dry_run:
@@ -119,6 +124,10 @@ def command(
                 f"{summary['exported']} exported, {summary['deleted']} deleted, "
                 f"{len(summary['skipped_live'])} live"
             )
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class _Bar:

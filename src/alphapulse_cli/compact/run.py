@@ -397,7 +397,12 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                 job.sum.debris += len(remove_debris(req.lake))
             if job.sum.debris:
                 rep.note(f"removed {job.sum.debris} temporary files left by an interrupted run")
-        summary = job.verify() if req.verify else job.run()
+        try:
+            summary = job.verify() if req.verify else job.run()
+        except KeyboardInterrupt:
+            if not req.dry_run and not req.verify:
+                job.save(force=True)
+            raise
     finally:
         for lock in reversed(locks):
             lock.release()

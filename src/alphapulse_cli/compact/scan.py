@@ -36,7 +36,7 @@ def _walk(root: Path, exclude: Path | None) -> list[Path]:
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         d = Path(dirpath)
-        if exclude is not None and (d == exclude or exclude in d.parents):
+        if exclude is not None and d.resolve() == exclude.resolve():
             dirnames[:] = []
             continue
         dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
