@@ -212,3 +212,28 @@ def test_parsing_behind_recording_gives_the_events_the_log_replays_to(tmp_path, 
     lines = b"".join(iter_event_lines(recs)).splitlines()
     replayed = [json.loads(x) for x in lines]
     assert replayed == json.loads(json.dumps(sink.events))
+
+
+def test_hourly_rotation_during_a_capture_keeps_every_frame(tmp_path, monkeypatch):
+    """With the hour shortened to 0.5 s: several files, each a complete log; the later ones
+    open with a `continue` event naming the connection's URL."""
+    import io
+
+    from alphapulse_cli.wslog import writer
+
+    monkeypatch.setattr(writer, "HOUR_NS", 500_000_000)
+    with ExchangeThread("coinbase", rate=2000) as ex:
+        cfg = CollectConfig("coinbase", ["BTC-USD"], output=str(tmp_path), url=ex.url, duration=1.6)
+        summary = collect_in_process(cfg, [], JsonLinesReporter(io.StringIO()))
+        stats = ex.stats(wait_closed=1)
+    files = [tmp_path / f for f in summary["files"]]
+    assert len(files) >= 3 and all(f.parent == tmp_path / "coinbase" for f in files)
+    total = 0
+    for i, f in enumerate(files):
+        recs = records(f)  # tail=raise: each file is complete
+        ev = [json.loads(p) for _, k, p in recs if k == "event"]
+        assert ev[-1] == {"event": "end"}
+        if i:
+            assert ev[0] == {"event": "continue", "url": ex.url}
+        total += len(inbound(recs))
+    assert total == sent_frames(stats) == summary["frames_in"]

@@ -43,13 +43,17 @@ class LiveReporter:
         if self.live is None:
             return
         self._totals = totals
+        title = (
+            f"{totals['venue']}  frames {totals['frames_in']:,}  "
+            f"{totals['frames_per_s']:,.0f}/s  in {_size(totals['bytes_in'])}  "
+            f"reconnects {totals['reconnects']}  malformed {totals['malformed']}"
+        )
+        if totals["sink_errors"]:
+            title += f"  sink errors {totals['sink_errors']}"
+        if totals["parse_backlog"]:
+            title += f"  parse backlog {totals['parse_backlog']:,}"
         table = Table(
-            title=(
-                f"{totals['venue']}  frames {totals['frames_in']:,}  "
-                f"{totals['frames_per_s']:,.0f}/s  in {_size(totals['bytes_in'])}  "
-                f"reconnects {totals['reconnects']}  malformed {totals['malformed']}"
-                + (f"  sink errors {totals['sink_errors']}" if totals["sink_errors"] else "")
-            ),
+            title=title,
             title_justify="left",
             expand=False,
         )

@@ -284,7 +284,7 @@ class Connection:
         self._last_rx = _monotonic()
         self._unparsed.extend(pending)
         pending.clear()
-        n = len(self._unparsed)
+        n = self.counters.parse_backlog = len(self._unparsed)
         if n > self.counters.parse_backlog_max:
             self.counters.parse_backlog_max = n
         if n > MAX_PARSE_BACKLOG:
@@ -307,6 +307,7 @@ class Connection:
         batch = [popleft() for _ in range(min(PARSE_SLICE, len(unparsed)))]
         self._parse(batch)
         self._after_parse()
+        self.counters.parse_backlog = len(unparsed)
         if unparsed and not self._parse_scheduled:
             self._parse_scheduled = True
             self._loop.call_soon(self._parse_more)  # type: ignore[union-attr]
@@ -332,6 +333,7 @@ class Connection:
         while unparsed:
             batch = list(unparsed)
             unparsed.clear()
+            self.counters.parse_backlog = 0
             self._parse(batch)
             self._after_parse()
 

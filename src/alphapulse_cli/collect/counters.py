@@ -114,7 +114,8 @@ class Counters:
     resubscribes: int = 0
     malformed: int = 0
     parser_errors: int = 0
-    parse_backlog_max: int = 0  # most frames recorded but not yet parsed at one time
+    parse_backlog: int = 0  # frames recorded but not yet parsed, now
+    parse_backlog_max: int = 0  # and at most
     venue_errors: int = 0
     sink_errors: dict[str, int] = field(default_factory=dict)
     symbols: dict[str, SymbolCounters] = field(default_factory=dict)

@@ -13,6 +13,7 @@ Families (labels venue, and symbol where per symbol):
     alphapulse_collect_reconnects_total{venue}
     alphapulse_collect_malformed_total{venue}
     alphapulse_collect_sink_errors_total{venue,sink}
+    alphapulse_collect_parse_backlog_frames{venue}         gauge
     alphapulse_collect_receive_to_written_seconds{venue}   histogram
 """
 
@@ -47,7 +48,11 @@ class CollectCollector:
         self.counters = counters
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
         c = self.counters
         v = c.venue
@@ -98,6 +103,13 @@ class CollectCollector:
         for name, n in list(c.sink_errors.items()):
             sink.add_metric([v, name], n)
         yield sink
+        backlog = GaugeMetricFamily(
+            f"{PREFIX}_parse_backlog_frames",
+            "Frames recorded but not yet parsed (parsing runs behind recording).",
+            labels=["venue"],
+        )
+        backlog.add_metric([v], c.parse_backlog)
+        yield backlog
         h = c.latency
         bounds = [int(b * 1e9) for b in BUCKETS_S]
         cum = h.cumulative(bounds)

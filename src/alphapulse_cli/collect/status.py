@@ -140,6 +140,7 @@ class StatusBoard:
             "reconnects": c.reconnects,
             "malformed": c.malformed,
             "sink_errors": sum(c.sink_errors.values()),
+            "parse_backlog": c.parse_backlog,
         }
         return rows, totals
 
