@@ -217,3 +217,38 @@ def test_sigterm_stops_cleanly_and_keeps_what_is_done(tmp_path):
         else:  # compressed and recorded before the signal
             assert f"{rel}.zst" in index
             assert zstandard.ZstdDecompressor().decompress(z.read_bytes()) == body
+
+
+def test_a_live_collect_capture_is_skipped_until_it_closes(tmp_path):
+    from alphapulse_cli.exchange.thread import ExchangeThread
+
+    data = tmp_path / "data"
+    with ExchangeThread("coinbase", rate=2000, seed=4) as ex:
+        cmd = [sys.executable, "-m", "alphapulse_cli", "collect", "coinbase", "BTC-USD"]
+        cmd += ["--url", ex.url, "-o", str(data), "-q"]
+        col = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            logs: list = []
+            while time.monotonic() < deadline:
+                logs = list(data.rglob("*.wslog"))
+                if logs and logs[0].stat().st_size > 20_000:
+                    break
+                time.sleep(0.05)
+            assert len(logs) == 1, col.stderr
+            r = run_cli("compact", str(data), "--stats")
+            assert r.returncode == 0, r.stderr
+            assert json.loads(r.stderr.splitlines()[-1])["skipped_live"] == [str(logs[0])]
+            assert logs[0].exists() and not list(data.rglob("*.zst"))
+        finally:
+            col.send_signal(signal.SIGTERM)
+            col.communicate(timeout=30)
+    assert col.returncode == 0
+    body = logs[0].read_bytes()
+    r = run_cli("compact", str(data), "--stats")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stderr.splitlines()[-1])["compressed"] == 1
+    z = logs[0].with_name(logs[0].name + ".zst")
+    assert zstandard.ZstdDecompressor().decompress(z.read_bytes()) == body
+    entry = json.loads((data / "index.json").read_bytes())["files"][z.relative_to(data).as_posix()]
+    assert entry["cut"] is None and entry["integrity"]["trades"] > 0
