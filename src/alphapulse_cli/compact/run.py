@@ -118,10 +118,16 @@ class _Run:
     def compress_one(self, log: ClosedLog) -> None:
         src = log.path
         dest = src.with_name(src.name + ZST)
-        c = compress_fd(log.fd, str(src), dest, level=self.req.level, threads=self.req.threads)
+        try:
+            c = compress_fd(log.fd, str(src), dest, level=self.req.level, threads=self.req.threads)
+        except VerifyError:
+            # Written and renamed, but it does not decompress to the original: remove it.
+            if self.rel(dest) not in self.entries:
+                dest.unlink(missing_ok=True)
+            raise
         export = self._export(c.sha256, src)
         try:
-            # The original is read again, not the .zst: check_zst has shown they are equal.
+            # The original is read again, not the .zst: compress_fd has shown they are equal.
             prof = idx.profile(src, export.handle if export else None)
             if prof["records"] != c.records:
                 raise DataError(
