@@ -169,6 +169,7 @@ def test_bad_arguments(tmp_path):
     assert run_cli("compact", str(tmp_path / "nope")).returncode == 2
     assert run_cli("compact", str(tmp_path), "--level", "40").returncode == 2
     assert run_cli("compact", str(tmp_path), "--keep-raw", "soon").returncode == 2
+    assert run_cli("compact", str(tmp_path), "--parquet", str(tmp_path)).returncode == 2
 
 
 def test_a_damaged_log_is_left_alone_and_reported(tmp_path):

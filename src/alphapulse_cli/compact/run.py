@@ -383,6 +383,11 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
     if req.lake is not None:
         # The index records where the lake is; an absolute path stays right from any cwd.
         req.lake = req.lake.resolve()
+        if req.lake == root.resolve():
+            raise UsageError(
+                "--parquet: the lake must be a directory of its own, not DATA_DIR "
+                "(a subdirectory such as DATA_DIR/lake is fine)"
+            )
     locks: list[DirLock] = []
     job = _Run(req, rep)
     try:
@@ -395,9 +400,8 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                     raise AlphapulseError(
                         f"{req.lake}: cannot create the lake directory: {exc.strerror}"
                     ) from None
-                if req.lake.resolve() != root.resolve():
-                    lake_lock = DirLock(req.lake, "compact exporting here")
-                    locks.append(lake_lock.acquire(req.wait, rep.note))
+                lake_lock = DirLock(req.lake, "compact exporting here")
+                locks.append(lake_lock.acquire(req.wait, rep.note))
             job.sum.debris = len(remove_debris(root))
             if req.lake is not None:
                 job.sum.debris += len(remove_debris(req.lake))
