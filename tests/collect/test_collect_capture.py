@@ -115,16 +115,12 @@ def test_stdout_stream_pipes_into_replay(tmp_path):
 
 
 def test_metrics_port_serves_prometheus_text(tmp_path):
-    import socket
     import subprocess
     import time
     import urllib.request
 
     from collect_helpers import collect_cmd
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with ExchangeThread("kraken", rate=1000) as ex:
         p = subprocess.Popen(
             collect_cmd(
@@ -137,33 +133,28 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
                 "--duration",
                 "4",
                 "--metrics-port",
-                str(port),
+                "0",
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        assert p.stderr is not None
+        first = json.loads(p.stderr.readline())
+        assert first["event"] == "metrics"  # port 0: the chosen port is announced
+        url = first["url"].replace("0.0.0.0", "127.0.0.1")
+        want = 'alphapulse_collect_checksums_total{result="ok",symbol="BTC-USD",venue="kraken"}'
         body = ""
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                body = (
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
-                    .read()
-                    .decode()
-                )
-                if (
-                    'alphapulse_collect_checksums_total{result="ok",symbol="BTC-USD",venue="kraken"}'
-                    in body
-                ):
-                    break
-            except OSError:
-                pass
+        while time.monotonic() < deadline and want not in body:
+            body = urllib.request.urlopen(url, timeout=2).read().decode()
             time.sleep(0.2)
         p.communicate(timeout=30)
     assert p.returncode == 0
+    assert want in body
     assert 'alphapulse_collect_frames_total{direction="in",venue="kraken"}' in body
     assert 'alphapulse_collect_messages_total{symbol="BTC-USD",venue="kraken"}' in body
-    assert "alphapulse_collect_receive_to_written_seconds_bucket" in body
+    assert 'alphapulse_collect_receive_to_written_seconds_bucket{le="0.001",venue="kraken"}' in body
+    assert 'alphapulse_collect_parse_backlog_frames{venue="kraken"}' in body
 
 
 def test_unreachable_endpoint_exits_4(tmp_path):

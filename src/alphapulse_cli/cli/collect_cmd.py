@@ -121,6 +121,13 @@ def command(
     notable event (connect, disconnect, gap, checksum_mismatch, resync, malformed,
     venue_error, sink_error), a progress line every minute and a final `stopped` line.
 
+    Metrics (--metrics-port; 0 picks a free port, named in a `metrics` status line):
+    alphapulse_collect_ messages_total, frames_total, bytes_total, trades_total,
+    gaps_total, checksums_total{result=ok|mismatch}, resyncs_total, reconnects_total,
+    malformed_total, sink_errors_total, parse_backlog_frames, and the histogram
+    receive_to_written_seconds (from a frame's receive stamp to its record handed to the
+    kernel); labelled by venue and, where it applies, symbol.
+
     Sinks: --redis publishes trades (and with --redis-books, top-of-book) to Redis streams;
     --shm writes changed books into a shared-memory ring. Neither ever makes the capture
     wait: a dead Redis or a failing sink is counted and reported (sink_error), the log is
@@ -131,6 +138,9 @@ def command(
     The logged copy of a signed subscribe has key, passphrase and signature replaced by
     "<redacted>" (the only frames not stored exactly as sent). Without them the keyless
     channels are used.
+
+    The environment's proxy settings (HTTPS_PROXY, NO_PROXY) are honoured, except for
+    loopback URLs.
 
     SIGINT and SIGTERM close the connection and every file with an end-of-log event and
     exit 0. After kill -9, `alphapulse replay DIR --tail stop` reads every record flushed

@@ -24,7 +24,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from alphapulse_cli import __version__
 from alphapulse_cli.adapters.base import Adapter
@@ -41,7 +41,7 @@ from alphapulse_cli.wslog.format import Kind, make_tag
 CLOSE_TIMEOUT = 0.5  # our close handshake on stop: what the venue sent before it is kept
 MAX_FRAME = 1 << 26  # a Coinbase level2 snapshot of a busy product is several MB
 PARSE_SLICE = 200  # frames parsed before the loop may receive again (a few ms at most)
-MAX_PARSE_BACKLOG = 200_000  # frames (some 50 MB): beyond it, receiving waits for parsing
+MAX_PARSE_BACKLOG = 100_000  # frames (some 50 MB): beyond it, receiving waits for parsing
 RESYNC_INTERVAL_NS = 1_000_000_000  # at most one Coinbase resubscribe per product a second
 _time_ns = time.time_ns
 _monotonic = time.monotonic
@@ -155,7 +155,7 @@ class Connection:
                     ping_timeout=20,
                     compression="deflate" if cfg.compression else None,
                     user_agent_header=f"alphapulse/{__version__}",
-                    proxy=None,
+                    proxy=_proxy_for(url),
                 )
             )
             stopping = asyncio.ensure_future(self._stopped.wait())
@@ -574,6 +574,15 @@ def _coinbase_renewal(cfg: CollectConfig, adapter: Adapter, product: str) -> lis
     if cfg.credentials is not None and cfg.protocol == "exchange":
         fresh = [cfg.credentials.sign(m) for m in fresh]
     return unsubs + fresh
+
+
+def _proxy_for(url: str) -> Literal[True] | None:
+    """The environment's proxy (HTTPS_PROXY, ...) for a venue, none for a loopback host
+    (a local exchange, replay --serve)."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return None if host in ("localhost", "::1") or host.startswith("127.") else True
 
 
 def _close_reason(exc: Any) -> str:

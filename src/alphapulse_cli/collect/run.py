@@ -79,6 +79,7 @@ async def _main(
         from alphapulse_cli.collect.metrics import serve_metrics
 
         metrics = serve_metrics(metrics_port, metrics_addr, counters)
+        reporter.event("info", "metrics", {"url": f"http://{metrics_addr}:{metrics.port}/metrics"})
     board = StatusBoard(counters, adapter, cfg.normalized_symbols)
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
