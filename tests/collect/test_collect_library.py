@@ -237,3 +237,23 @@ def test_hourly_rotation_during_a_capture_keeps_every_frame(tmp_path, monkeypatc
             assert ev[0] == {"event": "continue", "url": ex.url}
         total += len(inbound(recs))
     assert total == sent_frames(stats) == summary["frames_in"]
+
+
+def test_protocol_follows_the_url_unless_given():
+    from alphapulse_cli.adapters import make_adapter
+
+    def proto(venue: str, url: str | None, given: str | None = None) -> str | None:
+        return CollectConfig(venue, url=url, protocol=given).protocol
+
+    assert proto("kraken", None) == "v2"
+    assert proto("kraken", "ws://127.0.0.1:9/v2") == "v2"
+    assert proto("kraken", "ws://127.0.0.1:9") == "v1"
+    assert proto("kraken", "ws://127.0.0.1:9/kraken", "v2") == "v2"
+    assert proto("coinbase", None) == "exchange"
+    assert proto("coinbase", "wss://advanced-trade-ws.coinbase.com") == "advanced"
+    cfg = CollectConfig("kraken", ["BTC-USD"], protocol="v1", depth=25)
+    [book, trade] = [json.loads(m) for m in cfg.subscribe_messages(make_adapter("kraken"))]
+    assert book["pair"] == ["XBT/USD"]
+    assert book["subscription"] == {"name": "book", "depth": 25}
+    assert trade["subscription"] == {"name": "trade"}
+    assert cfg.endpoint(make_adapter("kraken")) == "wss://ws.kraken.com"
