@@ -159,7 +159,7 @@ def test_status_rows_and_views_show_books_trades_and_rates(tmp_path):
         collect_in_process(cfg, [], rep)
     lines = [json.loads(x) for x in rep.json.stream.getvalue().splitlines()]
     progress = [x for x in lines if x["event"] == "progress"]
-    assert progress
+    assert progress and progress[-1]["bytes_written"] > 1000
     rows = {r["symbol"]: r for r in progress[-1]["symbols"]}
     assert set(rows) == {"BTC-USD", "ETH-USD"}
     for r in rows.values():
@@ -168,6 +168,7 @@ def test_status_rows_and_views_show_books_trades_and_rates(tmp_path):
         assert r["last_trade"]["type"] == "trade"
     screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", rep.screen.getvalue())
     assert "BTC-USD" in screen and "msg/s" in screen and "cksum fail" in screen
+    assert "written " in screen
     assert "connect" in screen and "stopped (duration reached)" in screen
 
 

@@ -46,6 +46,7 @@ class LiveReporter:
         title = (
             f"{totals['venue']}  frames {totals['frames_in']:,}  "
             f"{totals['frames_per_s']:,.0f}/s  in {_size(totals['bytes_in'])}  "
+            f"written {_size(totals['bytes_written'] or 0)}  "
             f"reconnects {totals['reconnects']}  malformed {totals['malformed']}"
         )
         if totals["sink_errors"]:

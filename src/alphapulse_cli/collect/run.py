@@ -80,7 +80,7 @@ async def _main(
 
         metrics = serve_metrics(metrics_port, metrics_addr, counters)
         reporter.event("info", "metrics", {"url": f"http://{metrics_addr}:{metrics.port}/metrics"})
-    board = StatusBoard(counters, adapter, cfg.normalized_symbols)
+    board = StatusBoard(counters, adapter, cfg.normalized_symbols, lambda: out.bytes_written)
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

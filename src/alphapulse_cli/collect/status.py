@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, TextIO
 
@@ -94,10 +95,17 @@ class JsonLinesReporter:
 class StatusBoard:
     """Turns counters and the adapter's books into the per-symbol rows the views show."""
 
-    def __init__(self, counters: Counters, adapter: Adapter, symbols: list[str]) -> None:
+    def __init__(
+        self,
+        counters: Counters,
+        adapter: Adapter,
+        symbols: list[str],
+        written: Callable[[], int] | None = None,
+    ) -> None:
         self.counters = counters
         self.adapter = adapter
         self.symbols = symbols
+        self.written = written  # bytes the log writer has handed to the kernel
         self._prev: dict[str, int] = {}
         self._prev_frames = 0
         self._prev_t = time.monotonic()
@@ -141,6 +149,7 @@ class StatusBoard:
             "malformed": c.malformed,
             "sink_errors": sum(c.sink_errors.values()),
             "parse_backlog": c.parse_backlog,
+            "bytes_written": self.written() if self.written is not None else None,
         }
         return rows, totals
 
