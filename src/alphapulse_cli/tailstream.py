@@ -65,6 +65,8 @@ class TailOptions:
     on_notice: Callable[[str], None] = field(
         default=lambda msg: print(f"alphapulse: {msg}", file=sys.stderr, flush=True)
     )
+    # Asked between reads: True ends the tail (the output's reader went away while idle).
+    stop: Callable[[], bool] = lambda: False
 
     def check(self) -> None:
         if not self.patterns:
@@ -422,7 +424,7 @@ class Tailer:
     def batches(self) -> Iterator[Batch]:
         """Yield batches until --count entries were delivered (forever without it)."""
         o = self.opts
-        while o.count is None or self.delivered < o.count:
+        while (o.count is None or self.delivered < o.count) and not o.stop():
             try:
                 got = self._next_batches()
             except RedisUnavailable as exc:

@@ -338,3 +338,16 @@ def test_a_backlog_read_ahead_stops_at_count_and_leaves_nothing_pending(redis_se
     assert info["pending"] == 0 and info["last-delivered-id"] == ids[3999]
     rest = run_cli("tail-stream", KEY, *args, "--count", "1000", "--redis", redis_server.url)
     assert [g["id"] for g in lines(rest.stdout)] == ids[4000:]
+
+
+def test_an_idle_tail_ends_quietly_when_its_reader_goes(redis_server, rds):
+    add(rds, KEY, 0, 3)
+    proc = tail(redis_server.url, KEY, "--from", "0")
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())["stream"] == KEY
+        proc.stdout.close()  # like `| head -1`; no entry comes after this
+        assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None and proc.stderr.read() == b""
+    finally:
+        kill_group(proc)

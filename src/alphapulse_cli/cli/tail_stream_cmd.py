@@ -62,6 +62,11 @@ def command(
     With --group and --consumer the entries are shared among the group's consumers. An entry
     is acknowledged only after its line is written and flushed; on start the consumer's own
     pending entries come first; --claim-idle takes over a dead consumer's pending entries.
+    Delivery is at least once: a consumer killed after writing a line but before its ack
+    gets that entry again. With --count over several streams in a group, entries read past
+    N stay pending on this consumer and come first the next time it starts.
+
+    On a pipe whose reader has gone (| head), the tail ends quietly within a second.
 
     Exit status: 0 after --count entries, 4 if Redis is unreachable, 130 on Ctrl-C.
 
@@ -114,8 +119,23 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _reader_gone(fd: int) -> bool:
+    """Has the reading end of our stdout pipe closed (`| head`)? Polled between reads, so an
+    idle tail notices without waiting for an entry to write."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLERR)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
 def _run_lines(tailer: Any, sink: Any) -> None:
     out = sys.stdout.buffer
+    fd = out.fileno()
+    tailer.opts.stop = lambda: _reader_gone(fd)
     for stream, entries in tailer.batches():
         if not entries:
             continue
