@@ -258,3 +258,28 @@ def test_protocol_follows_the_url_unless_given():
     assert book["subscription"] == {"name": "book", "depth": 25}
     assert trade["subscription"] == {"name": "trade"}
     assert cfg.endpoint(make_adapter("kraken")) == "wss://ws.kraken.com"
+
+
+def test_a_crashing_parser_is_counted_and_capture_goes_on(tmp_path, monkeypatch):
+    import io
+
+    from alphapulse_cli.adapters.kraken import KrakenAdapter
+
+    real = KrakenAdapter.feed
+    calls = {"n": 0}
+
+    def flaky(self: Any, payload: bytes, ts: int) -> Any:
+        calls["n"] += 1
+        if calls["n"] % 50 == 0:
+            raise RuntimeError("parser bug")
+        return real(self, payload, ts)
+
+    monkeypatch.setattr(KrakenAdapter, "feed", flaky)
+    err = io.StringIO()
+    with ExchangeThread("kraken", rate=2000) as ex:
+        cfg = CollectConfig("kraken", ["BTC-USD"], output=str(tmp_path), url=ex.url, duration=1.2)
+        summary = collect_in_process(cfg, [], JsonLinesReporter(err))
+        stats = ex.stats(wait_closed=1)
+    assert summary["parser_errors"] == calls["n"] // 50 > 5
+    assert len(inbound(records(tmp_path))) == sent_frames(stats) == summary["frames_in"]
+    assert '"event": "parser_error"' in err.getvalue() and "parser bug" in err.getvalue()
