@@ -68,7 +68,7 @@ def test_kill_9_leaves_a_log_readable_up_to_the_last_flush(tmp_path):
     assert ev[0]["event"] == "connect" and ev[-1]["event"] != "end"
     frames = inbound(recs)
     assert 0 < len(frames) <= sent_frames(stats)
-    # Records are flushed after every burst: at most the last flush interval (100 ms) is
-    # missing; the margin covers a scheduler delay on a loaded host.
-    assert recs[-1][0] >= killed_ns - 500_000_000
+    # Records are flushed after every burst (well inside the 100 ms flush interval); the
+    # margin covers a collector kept off the CPU by a loaded host.
+    assert recs[-1][0] >= killed_ns - 1_500_000_000
     assert len(r.stdout.splitlines()) == len(recs)
