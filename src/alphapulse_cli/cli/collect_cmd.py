@@ -107,7 +107,9 @@ def command(
     """Record a venue's live feed: every frame received and sent, plus session events.
 
     Each received frame reaches the log before anything parses it; a parser or sink
-    failure is counted and reported, never stops the capture. Files rotate hourly:
+    failure is counted and reported, never stops the capture. Parsing runs behind
+    recording (its backlog is shown); only a feed faster than parsing can follow makes
+    reading wait, past 100,000 unparsed frames. Files rotate hourly:
     DIR/<venue>/YYYYMMDD_HH.wslog. Session events in the log: connect (url), disconnect
     (reason), resync (symbol, reason), end.
 

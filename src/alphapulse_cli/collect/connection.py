@@ -6,9 +6,13 @@ together is exhausted; then `_after_burst` (scheduled with call_soon, so it runs
 the receive loop would wait) hands the burst to the kernel with one write, records the
 receive-to-written latency, and only then parses frames and feeds the sinks, a slice at a
 time: between slices the loop goes back to receiving, so recording always comes first and
-parsing catches up (its backlog is counted). A frame is on its way to disk before anything
-looks inside it, and a parser or sink failure is counted and reported, never raised into
-the capture.
+parsing catches up (its backlog is counted). Only a feed faster than parsing can ever
+follow (some 50,000 Kraken messages/s here) makes reading wait: past MAX_PARSE_BACKLOG
+frames the backlog is parsed down at once, and past MAX_WS_QUEUE frames websockets stops
+reading the socket, so memory stays bounded and TCP holds the rest.
+
+A frame is on its way to disk before anything looks inside it, and a parser or sink
+failure is counted and reported, never raised into the capture.
 
 Around it: reconnects with backoff (backoff.py), a watchdog that drops a silent connection,
 Kraken's application ping, and resubscription of exactly the symbol whose book or trades
@@ -39,7 +43,9 @@ from alphapulse_cli.sinks import EventSink
 from alphapulse_cli.wslog.format import Kind, make_tag
 
 CLOSE_TIMEOUT = 0.5  # our close handshake on stop: what the venue sent before it is kept
-MAX_FRAME = 1 << 26  # a Coinbase level2 snapshot of a busy product is several MB
+MAX_FRAME = 1 << 26
+MAX_WS_QUEUE = 65_536  # a Coinbase level2 snapshot of a busy product is several MB
+BURST_FLUSH = 2048  # frames received in one go before they are flushed anyway
 PARSE_SLICE = 200  # frames parsed before the loop may receive again (a few ms at most)
 MAX_PARSE_BACKLOG = 100_000  # frames (some 50 MB): beyond it, receiving waits for parsing
 RESYNC_INTERVAL_NS = 1_000_000_000  # at most one Coinbase resubscribe per product a second
@@ -147,7 +153,9 @@ class Connection:
             attempt = asyncio.ensure_future(
                 connect(
                     url,
-                    max_queue=None,
+                    # Frames waiting inside websockets: a high-water mark far above any
+                    # burst, so reading pauses only when parsing is hopelessly behind.
+                    max_queue=MAX_WS_QUEUE,
                     max_size=MAX_FRAME,
                     open_timeout=10,
                     close_timeout=CLOSE_TIMEOUT,
@@ -261,6 +269,13 @@ class Connection:
             if not self._scheduled:
                 self._scheduled = True
                 call_soon(after)
+            elif len(pending) >= BURST_FLUSH:
+                # A long burst (a backlog read at once): flush as it goes, so the first
+                # frames do not wait for the last and the parse backlog bound holds.
+                try:
+                    self._flush_burst()
+                except BaseException as exc:
+                    self.fail(exc)
             if limit is not None and n >= limit:
                 self.stop("max-messages reached")
                 return "max-messages reached"

@@ -120,7 +120,9 @@ def ceiling(ctx: BenchContext, frames: int) -> tuple[float, float]:
         base = [sys.executable, "-m", "alphapulse_cli"]
         with ExchangeThread("kraken", rate=20_000) as ex:
             rec = ["collect", "kraken", *SYMBOLS, "--url", ex.url, "-o", str(src)]
-            subprocess.run([*base, *rec, "-q", "-n", str(frames)], check=True)
+            subprocess.run(
+                [*base, *rec, "-q", "-n", str(frames)], check=True, stderr=subprocess.DEVNULL
+            )
         server = subprocess.Popen(
             [*base, "replay", str(src), "--serve", "127.0.0.1:0"],
             stdout=subprocess.DEVNULL,
@@ -133,7 +135,12 @@ def ceiling(ctx: BenchContext, frames: int) -> tuple[float, float]:
                 raise RuntimeError(f"replay --serve did not start: {line!r}")
             url = line.split()[2] + "/v2"
             again = ["collect", "kraken", *SYMBOLS, "--url", url, "-o", str(dst)]
-            subprocess.run([*base, *again, "-q", "-n", str(frames)], check=True, timeout=300)
+            subprocess.run(
+                [*base, *again, "-q", "-n", str(frames)],
+                check=True,
+                timeout=300,
+                stderr=subprocess.DEVNULL,
+            )
         finally:
             server.kill()
             server.wait()
