@@ -352,9 +352,7 @@ def complete_length(
     return pos, count
 
 
-def describe_cut(
-    data: Any, complete: int, name: str = "<data>", base: int = 0
-) -> tuple[int, bool]:
+def describe_cut(data: Any, complete: int, name: str = "<data>", base: int = 0) -> tuple[int, bool]:
     """Bytes missing after `complete`, and whether that number is exact.
 
     A header whose length no writer produces means the bytes are not records at all.
