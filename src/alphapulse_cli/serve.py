@@ -324,6 +324,12 @@ class ReplayServer:
             async for message in ws:
                 st.received += 1
                 first.set()
+                # The feed thread learns the venue from the log's first frames: a ping that
+                # comes sooner waits for it rather than going unanswered.
+                for _ in range(1000):
+                    if feed.stats.venue is not None or feed.finished:
+                        break
+                    await asyncio.sleep(0.005)
                 if feed.stats.venue == _KRAKEN:
                     pong = kraken_pong(message, time.time_ns())
                     if pong is not None:

@@ -119,6 +119,11 @@ class Feed:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def finished(self) -> bool:
+        """The thread has read all it will read."""
+        return self._thread.ident is not None and not self._thread.is_alive()
+
     def stop(self) -> None:
         """Ask the thread to end (the client went away); it notices within a quarter second."""
         self._stop.set()
