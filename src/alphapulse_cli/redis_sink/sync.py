@@ -5,6 +5,7 @@ the network, and sending overlaps with the caller's work."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -53,8 +54,8 @@ class SyncRedisPublisher:
         self._thread.start()
         self._call(self._pub.start())
 
-    def _call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     @property
     def url(self) -> str:
@@ -130,11 +131,15 @@ class SyncRedisPublisher:
         self._closed = True
         wait = self.close_timeout if timeout is None else timeout
         try:
-            stats: dict[str, Any] = self._call(self._pub.close(wait))
+            # The publisher bounds its own flush; this bound holds even if it does not.
+            stats: dict[str, Any] = self._call(self._pub.close(wait), timeout=wait + 2.0)
+        except concurrent.futures.TimeoutError:
+            stats = {**self.stats, "close": f"gave up after {wait + 2.0:.1f} s"}
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._loop.close()
+            self._thread.join(timeout=2.0)
+            if not self._thread.is_alive():
+                self._loop.close()
         return stats
 
     def __enter__(self) -> SyncRedisPublisher:
