@@ -4,6 +4,8 @@ order, with the session events around it; the log replays into the events collec
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from collect_helpers import (
@@ -118,9 +120,11 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
     import subprocess
     import time
     import urllib.request
+    import uuid
 
     from collect_helpers import collect_cmd
 
+    ring = f"t-metrics-{uuid.uuid4().hex[:8]}"
     with ExchangeThread("kraken", rate=1000) as ex:
         p = subprocess.Popen(
             collect_cmd(
@@ -134,6 +138,8 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
                 "4",
                 "--metrics-port",
                 "0",
+                "--shm",
+                ring,
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -155,6 +161,12 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
     assert 'alphapulse_collect_messages_total{symbol="BTC-USD",venue="kraken"}' in body
     assert 'alphapulse_collect_receive_to_written_seconds_bucket{le="0.001",venue="kraken"}' in body
     assert 'alphapulse_collect_parse_backlog_frames{venue="kraken"}' in body
+    # Sinks report their own numbers too: the ring's entries written, as they stood.
+    written = re.search(
+        r'alphapulse_collect_sink_stat\{sink="shm",stat="written",venue="kraken"\} (\S+)', body
+    )
+    assert written and float(written.group(1)) > 0, body
+    Path("/dev/shm/alphapulse", ring).unlink(missing_ok=True)
 
 
 def test_unreachable_endpoint_exits_4(tmp_path):

@@ -90,3 +90,11 @@ def test_dead_redis_is_counted_and_capture_goes_on(tmp_path):
     redis_summary = summary["sinks"]["redis"]
     assert redis_summary.get("error") or not redis_summary.get("connected"), summary
     assert summary["elapsed_s"] < 10
+    # Without a terminal every stderr line is one JSON object, the publisher's outage too.
+    lines = r.stderr.decode().splitlines()
+    objs = [json.loads(line) for line in lines]
+    assert any("connection refused" in o.get("message", "") for o in objs), lines
+    # The dropped count is final, and it balances what was offered.
+    assert redis_summary.get("error") or redis_summary["offered"] == (
+        redis_summary["published"] + redis_summary["dropped"]
+    )

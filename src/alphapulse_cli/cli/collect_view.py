@@ -51,6 +51,8 @@ class LiveReporter:
         )
         if totals["sink_errors"]:
             title += f"  sink errors {totals['sink_errors']}"
+        for name, st in (totals.get("sinks") or {}).items():
+            title += f"  {name} {_sink_brief(st)}"
         if totals["parse_backlog"]:
             title += f"  parse backlog {totals['parse_backlog']:,}"
         table = Table(
@@ -91,3 +93,19 @@ class LiveReporter:
             f"{lat.get('p99_ms')} ms; files: {', '.join(summary['files']) or '-'}",
             markup=False,
         )
+
+
+def _sink_brief(st: dict[str, Any]) -> str:
+    if "published" in st:
+        state = "up" if st.get("connected") else "DOWN"
+        text = f"{state} {st['published']:,} published"
+        if st.get("dropped"):
+            text += f", {st['dropped']:,} dropped"
+        if st.get("queue"):
+            text += f", queue {st['queue']:,}"
+        return text
+    if "written" in st:
+        return f"{st['written']:,} written" + (
+            f", {st['errors']} errors" if st.get("errors") else ""
+        )
+    return ", ".join(f"{k} {v}" for k, v in st.items() if isinstance(v, int | str))[:60]

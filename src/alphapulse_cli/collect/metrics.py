@@ -19,7 +19,7 @@ Families (labels venue, and symbol where per symbol):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from alphapulse_cli.collect.counters import Counters
@@ -44,8 +44,9 @@ PREFIX = "alphapulse_collect"
 
 
 class CollectCollector:
-    def __init__(self, counters: Counters) -> None:
+    def __init__(self, counters: Counters, sinks: Sequence[Any] = ()) -> None:
         self.counters = counters
+        self.sinks = sinks
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import (
@@ -103,6 +104,20 @@ class CollectCollector:
         for name, n in list(c.sink_errors.items()):
             sink.add_metric([v, name], n)
         yield sink
+        # Each sink's own numbers (Redis: published, dropped, queue, connected; shm:
+        # written) as they stand at the scrape, labelled by sink and counter.
+        from alphapulse_cli.collect.status import sink_stats
+
+        own = GaugeMetricFamily(
+            f"{PREFIX}_sink_stat",
+            "Sink counters and gauges (published, dropped, queue, connected, written...).",
+            labels=["venue", "sink", "stat"],
+        )
+        for name, stats in sink_stats(self.sinks).items():
+            for key, value in stats.items():
+                if isinstance(value, bool | int | float):
+                    own.add_metric([v, name, key], float(value))
+        yield own
         backlog = GaugeMetricFamily(
             f"{PREFIX}_parse_backlog_frames",
             "Frames recorded but not yet parsed (parsing runs behind recording).",
@@ -137,11 +152,13 @@ class MetricsServer:
         self._server.server_close()
 
 
-def serve_metrics(port: int, addr: str, counters: Counters) -> MetricsServer:
+def serve_metrics(
+    port: int, addr: str, counters: Counters, sinks: Sequence[Any] = ()
+) -> MetricsServer:
     from prometheus_client import CollectorRegistry, start_http_server
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CollectCollector(counters))
+    registry.register(CollectCollector(counters, sinks))
     try:
         server, thread = start_http_server(port, addr, registry=registry)
     except OSError as exc:

@@ -10,10 +10,12 @@ log gets its end-of-log event; the whole takes well under a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 from alphapulse_cli.adapters import make_adapter
@@ -45,12 +47,44 @@ def run_collect(
     closed cleanly first in every case."""
     rep = reporter or JsonLinesReporter(sys.stderr)
     stream = stdout if stdout is not None else sys.stdout.buffer
-    try:
-        import uvloop
+    with _library_logs_to(rep):
+        try:
+            import uvloop
 
-        return uvloop.run(_main(cfg, list(sinks), rep, metrics_port, metrics_addr, stream))
-    except ImportError:  # uvloop is not built for this platform: the stdlib loop works too
-        return asyncio.run(_main(cfg, list(sinks), rep, metrics_port, metrics_addr, stream))
+            return uvloop.run(_main(cfg, list(sinks), rep, metrics_port, metrics_addr, stream))
+        except ImportError:  # uvloop is not built for this platform: the stdlib loop works
+            return asyncio.run(_main(cfg, list(sinks), rep, metrics_port, metrics_addr, stream))
+
+
+class _ToReporter(logging.Handler):
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__(logging.WARNING)
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = "error" if record.levelno >= logging.ERROR else "warning"
+            self.reporter.event(
+                level, record.name.rpartition(".")[2], {"message": record.getMessage()}
+            )
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _library_logs_to(reporter: Reporter) -> Iterator[None]:
+    """Warnings that library code logs (the Redis publisher's outages) become reporter
+    events, so a capture without a terminal keeps one JSON object per stderr line."""
+    root = logging.getLogger("alphapulse")
+    handler = _ToReporter(reporter)
+    root.addHandler(handler)
+    was = root.propagate
+    root.propagate = False
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.propagate = was
 
 
 async def _main(
@@ -78,9 +112,9 @@ async def _main(
     if metrics_port is not None:
         from alphapulse_cli.collect.metrics import serve_metrics
 
-        metrics = serve_metrics(metrics_port, metrics_addr, counters)
+        metrics = serve_metrics(metrics_port, metrics_addr, counters, sinks)
         reporter.event("info", "metrics", {"url": f"http://{metrics_addr}:{metrics.port}/metrics"})
-    board = StatusBoard(counters, adapter, cfg.normalized_symbols, lambda: out.bytes_written)
+    board = StatusBoard(counters, adapter, cfg.normalized_symbols, lambda: out.bytes_written, sinks)
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

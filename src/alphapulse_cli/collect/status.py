@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, TextIO
 
@@ -101,8 +101,10 @@ class StatusBoard:
         adapter: Adapter,
         symbols: list[str],
         written: Callable[[], int] | None = None,
+        sinks: Sequence[Any] = (),
     ) -> None:
         self.counters = counters
+        self.sinks = sinks
         self.adapter = adapter
         self.symbols = symbols
         self.written = written  # bytes the log writer has handed to the kernel
@@ -150,6 +152,7 @@ class StatusBoard:
             "sink_errors": sum(c.sink_errors.values()),
             "parse_backlog": c.parse_backlog,
             "bytes_written": self.written() if self.written is not None else None,
+            "sinks": sink_stats(self.sinks),
         }
         return rows, totals
 
@@ -166,6 +169,20 @@ class StatusBoard:
         top = (bids[0][0] if bids else None), (asks[0][0] if asks else None)
         self._last_top[sym] = top
         return top
+
+
+def sink_stats(sinks: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Each sink's live counters (Redis: published, dropped, queue, connected; shm:
+    written), for the status view and the metrics."""
+    out: dict[str, dict[str, Any]] = {}
+    for sink in sinks:
+        try:
+            stats = sink.stats
+        except Exception as exc:  # a view never fails for a sink's sake
+            stats = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        if isinstance(stats, dict):
+            out[sink.name] = stats
+    return out
 
 
 def _spread(bid: str | None, ask: str | None) -> str | None:
