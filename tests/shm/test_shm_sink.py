@@ -206,6 +206,11 @@ def test_bad_shm_options_exit_2(recorded, ring_name):
         assert r.returncode == 2 and r.stderr.count(b"\n") == 1, r.stderr
         assert not ring_path(ring_name).exists()
     assert parse_mode("0640") == parse_mode("0o640") == parse_mode("640") == 0o640
+    # Ring options without a ring are a mistake worth saying, not silently ignored.
+    for cmd in (("replay", str(recorded)), ("collect", "kraken")):
+        r = run_cli(*cmd, "--shm-interval", "1s", "--shm-mode", "640")
+        assert r.returncode == 2, r.stderr
+        assert r.stderr == b"alphapulse: --shm-interval and --shm-mode need --shm NAME\n"
 
 
 def test_tick_writes_held_changes_once_their_interval_ends(recorded, ring_name):

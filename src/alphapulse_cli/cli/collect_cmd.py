@@ -11,6 +11,10 @@ from alphapulse_cli.cli.options import (
     redis_books_option,
     redis_maxlen_option,
     redis_publish_option,
+    shm_interval_option,
+    shm_mode_option,
+    shm_option,
+    shm_sink,
     split_list,
     stderr_is_tty,
 )
@@ -87,22 +91,9 @@ def command(
     redis: Optional[str] = redis_publish_option(),
     redis_maxlen: int = redis_maxlen_option(),
     redis_books: bool = redis_books_option(),
-    shm: Optional[str] = typer.Option(
-        None,
-        "--shm",
-        metavar="NAME",
-        help="Write each changed book (top 50) into the ring /dev/shm/alphapulse/NAME; "
-        "see shm-dump(1).",
-    ),
-    shm_interval: str = typer.Option(
-        "0",
-        "--shm-interval",
-        metavar="DURATION",
-        help="--shm: at most one entry per book per DURATION (250ms, 1s); 0: every change.",
-    ),
-    shm_mode: str = typer.Option(
-        "600", "--shm-mode", metavar="MODE", help="--shm: the ring file's mode, in octal."
-    ),
+    shm: Optional[str] = shm_option(instead_of_stdout=False),
+    shm_interval: str = shm_interval_option(record_time=False),
+    shm_mode: str = shm_mode_option(),
 ) -> None:
     """Record a venue's live feed: every frame received and sent, plus session events.
 
@@ -178,12 +169,9 @@ def command(
         compression=not no_compression,
     )
     sinks: list[object] = []
-    if shm is not None:
-        from alphapulse_cli.shm.sink import ShmSink, parse_mode
-        from alphapulse_cli.timeparse import parse_duration_ns
-
-        interval = parse_duration_ns(shm_interval, "--shm-interval")
-        sinks.append(ShmSink(shm, interval, parse_mode(shm_mode)))
+    ring = shm_sink(shm, shm_interval, shm_mode)
+    if ring is not None:
+        sinks.append(ring)
     if redis is not None:
         from alphapulse_cli.redis_sink import live_sink
 

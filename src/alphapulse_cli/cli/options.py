@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import typer
 
@@ -54,6 +54,52 @@ def redis_books_option() -> bool:
         "--redis-books",
         help="Also publish the top 10 levels after each book change to book:<exchange>:<symbol>.",
     )
+
+
+def shm_option(instead_of_stdout: bool) -> Any:
+    where = " instead of stdout" if instead_of_stdout else ""
+    return typer.Option(
+        None,
+        "--shm",
+        metavar="NAME",
+        help=f"Write each changed book (top 50) into the ring /dev/shm/alphapulse/NAME{where}; "
+        "see shm-dump(1).",
+    )
+
+
+def shm_interval_option(record_time: bool) -> Any:
+    clock = " of record time" if record_time else ""
+    return typer.Option(
+        "0",
+        "--shm-interval",
+        metavar="DURATION",
+        help=f"--shm: at most one entry per book per DURATION{clock} (250ms, 1s); 0: every change.",
+    )
+
+
+def shm_mode_option() -> Any:
+    return typer.Option(
+        "600", "--shm-mode", metavar="MODE", help="--shm: the ring file's mode, in octal."
+    )
+
+
+def shm_sink(name: str | None, interval: str, mode: str) -> Any:
+    """The ShmSink the --shm options ask for, or None; the others without --shm are an
+    error rather than silently ignored."""
+    if name is None:
+        given = [
+            o
+            for o, v, d in (("--shm-interval", interval, "0"), ("--shm-mode", mode, "600"))
+            if v != d
+        ]
+        if given:
+            verb = "need" if len(given) > 1 else "needs"
+            raise UsageError(f"{' and '.join(given)} {verb} --shm NAME")
+        return None
+    from alphapulse_cli.shm.sink import ShmSink, parse_mode
+    from alphapulse_cli.timeparse import parse_duration_ns
+
+    return ShmSink(name, parse_duration_ns(interval, "--shm-interval"), parse_mode(mode))
 
 
 def split_list(values: list[str] | None) -> list[str]:

@@ -15,6 +15,10 @@ from alphapulse_cli.cli.options import (
     redis_books_option,
     redis_maxlen_option,
     redis_publish_option,
+    shm_interval_option,
+    shm_mode_option,
+    shm_option,
+    shm_sink,
     split_list,
     stdin_inputs,
 )
@@ -65,23 +69,9 @@ def command(
         False, "--follow", "-F", help="Keep reading growing files until their writer closes them."
     ),
     tail: str = typer.Option("raise", "--tail", help=TAIL_HELP),
-    shm: Optional[str] = typer.Option(
-        None,
-        "--shm",
-        metavar="NAME",
-        help="Write each changed book (top 50) into the ring /dev/shm/alphapulse/NAME "
-        "instead of stdout; see shm-dump(1).",
-    ),
-    shm_interval: str = typer.Option(
-        "0",
-        "--shm-interval",
-        metavar="DURATION",
-        help="--shm: at most one entry per book per DURATION of record time (250ms, 1s); "
-        "0: every change.",
-    ),
-    shm_mode: str = typer.Option(
-        "600", "--shm-mode", metavar="MODE", help="--shm: the ring file's mode, in octal."
-    ),
+    shm: Optional[str] = shm_option(instead_of_stdout=True),
+    shm_interval: str = shm_interval_option(record_time=True),
+    shm_mode: str = shm_mode_option(),
     stats: bool = typer.Option(
         False, "--stats", help="A one-line JSON summary on stderr at the end."
     ),
@@ -148,12 +138,9 @@ def command(
             req, serve, keep_serving=keep_serving, output=output, stats=stats, others=others
         )
         return
-    if shm is not None:
-        from alphapulse_cli.shm.sink import ShmSink, parse_mode
-        from alphapulse_cli.timeparse import parse_duration_ns
-
-        interval = parse_duration_ns(shm_interval, "--shm-interval")
-        req.sinks.append(ShmSink(shm, interval, parse_mode(shm_mode)))
+    ring = shm_sink(shm, shm_interval, shm_mode)
+    if ring is not None:
+        req.sinks.append(ring)
     if redis is not None:
         from alphapulse_cli.redis_sink import replay_sink
 
