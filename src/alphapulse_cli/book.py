@@ -21,7 +21,9 @@ from collections.abc import Iterable, Sequence
 
 _ZEROS = tuple("0" * n for n in range(64))
 _MAX_SCALE = 40
-_CACHE_LIMIT = 200_000
+# Price text -> key, per book. Cleared when full: at ~150 bytes an entry, 50,000 keep a
+# book under 8 MB; the prices a book revisits, near the touch, are soon cached again.
+_CACHE_LIMIT = 50_000
 _COMPACT_SLACK = 32
 _INF = float("inf")
 
