@@ -12,7 +12,7 @@ SUITES: dict[str, str] = {
     "book": "alphapulse_cli.bench.suites.book:suite",
     "shm": "alphapulse_cli.bench.suites.shm:shm_suite",
     "compact": "alphapulse_cli.bench.suites.compact:suite",
-    "collect": "alphapulse_cli.bench.suites.collect:collect_suite",
+    "e2e": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
     "redis": "alphapulse_cli.bench.suites.redis:suite",
 }
