@@ -232,3 +232,25 @@ def test_missing_and_foreign_files_are_ring_errors(ring_name):
             ShmBookReader.open(ring_name)
     finally:
         ok.unlink()
+
+
+def test_write_entry_takes_a_ready_tuple_and_a_bad_one_leaves_the_ring_untouched(ring_name):
+    with ShmBookWriter.open(ring_name, capacity=4) as w:
+        eid, sid = w.ids("kraken", "ETH-USD")
+        assert w.write_entry(2, 1, (7, sid, eid, 3000.5, 1.25, 3000.0, 2.0, 3001.0, 0.5)) == 1
+        lock_before = bytes(w._mm[: w.geometry.file_size])
+        with pytest.raises(struct.error):
+            w.write_entry(2, 1, (8, sid, eid, 3000.5, 1.25))  # too few values for 2+1 levels
+        with pytest.raises(UsageError, match="at most 50"):
+            w.write_entry(51, 0, (8, sid, eid, *([1.0] * 102)))
+        assert w.write_seq == 1
+        assert bytes(w._mm[: w.geometry.file_size]) == lock_before
+        w.write_levels(9, eid, sid, [2999.0, 1.0], [])
+    with ShmBookReader.open(ring_name) as r:
+        first, second = r.poll()
+    assert (first.ts_ns, first.exchange, first.symbol) == (7, "kraken", "ETH-USD")
+    assert first.sequence == 1
+    assert first.bids() == [(3000.5, 1.25), (3000.0, 2.0)]
+    assert first.asks() == [(3001.0, 0.5)]
+    assert first.raw[L.E_SEQUENCE : L.E_SEQUENCE + 4] == struct.pack("<I", 1)
+    assert (second.ts_ns, second.bids(), second.asks()) == (9, [(2999.0, 1.0)], [])

@@ -33,6 +33,7 @@ from alphapulse_cli.venues_table import VENUE_IDS
 # Names not in the venue table get ids from here up, so they never collide with a venue id.
 _FIRST_FREE_EXCHANGE_ID = 128
 _FLOAT_CACHE_LIMIT = 200_000
+_U32_INTO = struct.Struct(f"{L.NATIVE}I").pack_into
 
 
 class _FloatCache(dict[Any, float]):
@@ -70,12 +71,13 @@ class ShmBookWriter:
         self._fd = fd
         self._mm = mm
         self._words = memoryview(mm).cast("Q")
-        # (seqlock word index, entry byte offset) per slot
+        # (seqlock word index, entry byte offset, sequence field offset) per slot
         self._slots = [
-            ((geometry.header_size + k * geometry.slot_stride) // 8,
-             geometry.header_size + k * geometry.slot_stride + geometry.entry_offset)
-            for k in range(geometry.capacity)
-        ]  # fmt: skip
+            (base // 8, base + geometry.entry_offset, base + geometry.entry_offset + L.E_SEQUENCE)
+            for base in (
+                geometry.header_size + k * geometry.slot_stride for k in range(geometry.capacity)
+            )
+        ]
         self._seq: int = self._words[L.OFF_WRITE_SEQ // 8]
         self._packers: dict[int, Any] = {}
         self._conv = _FloatCache()
@@ -302,20 +304,41 @@ class ShmBookWriter:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def _packer(self, nvb: int, nva: int) -> Any:
-        nb, na = nvb >> 1, nva >> 1
-        if nvb & 1 or nva & 1:
-            raise UsageError("level values must come in price, size pairs")
-        if not (nb <= L.MAX_LEVELS and na <= L.MAX_LEVELS):
+    def _packer(self, nb: int, na: int) -> Any:
+        if not (0 <= nb <= L.MAX_LEVELS and 0 <= na <= L.MAX_LEVELS):
             raise UsageError(f"book of {nb} bids and {na} asks: at most {L.MAX_LEVELS} a side")
-        # Pad bytes are zero-filled by pack_into: levels past the book's depth read as 0.
-        fmt = (
-            f"{L.NATIVE}QII{2 * nb}f{8 * (L.MAX_LEVELS - nb)}x"
-            f"{2 * na}f{8 * (L.MAX_LEVELS - na)}xI8x"
-        )
-        packer = struct.Struct(fmt).pack_into
-        self._packers[(nvb << 8) | nva] = packer
-        return packer
+        # Everything before the entry's sequence field. Pad bytes are zero-filled by pack:
+        # levels past the book's depth read as 0.
+        fmt = f"{L.NATIVE}QII{2 * nb}f{8 * (L.MAX_LEVELS - nb)}x{2 * na}f{8 * (L.MAX_LEVELS - na)}x"
+        packer = struct.Struct(fmt)
+        assert packer.size == L.E_SEQUENCE
+        self._packers[(nb << 8) | na] = packer.pack
+        return packer.pack
+
+    def write_entry(self, nb: int, na: int, values: tuple[Any, ...]) -> int:
+        """Publish one entry from a ready tuple: (ts_ns, symbol_id, exchange_id, then 2*nb
+        bid and 2*na ask floats, price and size alternating, best first).
+
+        The fastest way in: struct takes the tuple as it is, and the entry is packed
+        before the slot is locked, so readers only ever wait for a memcpy. Returns the
+        entry's write sequence (1-based); struct.error if `values` does not fit nb and na.
+        """
+        pack = self._packers.get((nb << 8) | na)
+        if pack is None:
+            pack = self._packer(nb, na)
+        body = pack(*values)
+        n = self._seq
+        w, off, seq_off = self._slots[n % self.capacity]
+        words = self._words
+        mm = self._mm
+        words[w] = n + n + 1  # odd: entry n is being written
+        n += 1
+        mm[off:seq_off] = body
+        _U32_INTO(mm, seq_off, n & 0xFFFFFFFF)
+        words[w] = n + n  # 2n+2 for entry n: complete
+        words[4] = n  # write_seq, at offset 32
+        self._seq = n
+        return n
 
     def write_levels(
         self,
@@ -326,22 +349,12 @@ class ShmBookWriter:
         ask_values: Sequence[float],
     ) -> int:
         """Publish one entry from flat [price, size, price, size, ...] floats, best first.
-
-        Returns the entry's write sequence (1-based). The fast path: no names, no strings.
-        """
-        pack = self._packers.get((len(bid_values) << 8) | len(ask_values))
-        if pack is None:
-            pack = self._packer(len(bid_values), len(ask_values))
-        n = self._seq
-        w, off = self._slots[n % self.capacity]
-        words = self._words
-        words[w] = n + n + 1  # odd: entry n is being written
-        n += 1
-        pack(self._mm, off, ts_ns, symbol_id, exchange_id, *bid_values, *ask_values, n & 0xFFFFFFFF)
-        words[w] = n + n  # 2n+2 for entry n: complete
-        words[4] = n  # write_seq, at offset 32
-        self._seq = n
-        return n
+        Returns the entry's write sequence (1-based)."""
+        nvb, nva = len(bid_values), len(ask_values)
+        if nvb & 1 or nva & 1:
+            raise UsageError("level values must come in price, size pairs")
+        values = (ts_ns, symbol_id, exchange_id, *bid_values, *ask_values)
+        return self.write_entry(nvb >> 1, nva >> 1, values)
 
     def write_book(
         self,
@@ -367,8 +380,8 @@ class ShmBookWriter:
             conv.clear()
         get = conv.__getitem__
         try:
-            b = list(map(get, chain.from_iterable(bids)))
-            a = list(map(get, chain.from_iterable(asks)))
+            b = tuple(map(get, chain.from_iterable(bids)))
+            a = tuple(map(get, chain.from_iterable(asks)))
         except (ValueError, TypeError) as exc:
             raise DataError(
                 f"{exchange} {symbol} at {ts_ns}: book level is not a number ({exc})"
@@ -377,7 +390,7 @@ class ShmBookWriter:
             raise DataError(
                 f"{exchange} {symbol} at {ts_ns}: book levels must be [price, size] pairs"
             )
-        return self.write_levels(ts_ns, ids[0], ids[1], b, a)
+        return self.write_entry(len(bids), len(asks), (ts_ns, ids[1], ids[0], *b, *a))
 
     @property
     def write_seq(self) -> int:
