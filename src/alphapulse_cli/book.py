@@ -327,7 +327,13 @@ class L2Book:
                 if key is None:
                     key = self._price_key(price)
                     cache = self._cache
-                ops.append((side, price, size, key, size_is_zero(size)))
+                try:
+                    f = float(size)
+                except ValueError:
+                    f = -1.0
+                if not (0.0 <= f < _INF and size.isascii()):
+                    raise ValueError(f"size {size[:40]!r} is not a decimal number")
+                ops.append((side, price, size, key, not f))
             if self.scale == scale:
                 break
             ops.clear()
