@@ -284,41 +284,9 @@ class L2Book:
         """The hot path for side-tagged change lists [(side, price, size), ...] (side ==
         `buy` for bids, anything else for asks): every level is checked before any is
         applied (ValueError leaves the book untouched), then applied in order; the changed
-        levels are appended to bids_out/asks_out as [price, size]."""
+        levels are appended to bids_out/asks_out as [price, size]. (Callers handle a lone
+        change inline: see CoinbaseAdapter.feed.)"""
         cache = self._cache
-        if len(changes) == 1:
-            side, price, size = changes[0]
-            key = cache.get(price)
-            if key is None:
-                key = self._price_key(price)
-            # float() only checks the size and tests it for zero; the text is what is kept.
-            try:
-                f = float(size)
-            except ValueError:
-                f = -1.0
-            if not (0.0 <= f < _INF and size.isascii()):
-                raise ValueError(f"size {size[:40]!r} is not a decimal number")
-            if side == buy:
-                bs = self.bids
-                bids_out.append([price, size])
-            else:
-                bs = self.asks
-                key = -key
-                asks_out.append([price, size])
-            sizes = bs.sizes
-            old = sizes.get(key)
-            if f:
-                if old is None:
-                    if key not in sizes:
-                        bs.add_key(key, price)
-                    else:  # a removed level coming back takes its new text
-                        bs.prices[key] = price
-                    bs.live += 1
-                sizes[key] = size
-            elif old is not None:
-                sizes[key] = None
-                bs.live -= 1
-            return
         ops = []
         while True:
             scale = self.scale
