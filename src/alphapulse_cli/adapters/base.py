@@ -66,9 +66,11 @@ class Adapter:
     """Base class; subclasses implement `_feed` (and may extend the session hooks)."""
 
     venue = "none"
+    symbol_form = "BASE-QUOTE"  # the venue's own symbol shape, for error messages
 
     def __init__(self) -> None:
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
+        self._symbols: dict[str, str] = {}  # venue symbol -> common symbol
         self.books: dict[str, L2Book] = {}
         # Symbols whose book is known to be wrong (checksum mismatch, resync) and waits for
         # its next snapshot; their updates are dropped quietly until then.
@@ -160,6 +162,18 @@ class Adapter:
 
     def _normalize(self, symbol: str) -> str | None:
         return None
+
+    def _symbol(self, venue_symbol: str) -> str:
+        """The common symbol for a venue symbol, cached; Malformed if it is not one."""
+        sym = self._symbols.get(venue_symbol)
+        if sym is None:
+            sym = self._normalize(venue_symbol)
+            if sym is None:
+                raise Malformed(
+                    f"unknown symbol {venue_symbol[:40]!r}: expected {self.symbol_form}"
+                )
+            self._symbols[venue_symbol] = sym
+        return sym
 
     def _on_resync(self, obj: dict[str, Any], ts_local: int) -> list[Event]:
         """The capture resynced a symbol (or all): its book waits for a new snapshot.

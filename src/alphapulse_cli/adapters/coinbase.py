@@ -39,7 +39,6 @@ class CoinbaseAdapter(Adapter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._symbols: dict[str, str] = {}
         # product id -> (symbol, book) for every book that is valid: one lookup per l2update
         self._live: dict[str, tuple[str, L2Book]] = {}
         self._adv_seen: dict[str, dict[str, None]] = {}
@@ -76,15 +75,6 @@ class CoinbaseAdapter(Adapter):
         return coinbase_symbol(symbol)
 
     # ---- inbound -------------------------------------------------------------------------
-    def _symbol(self, product_id: str) -> str:
-        sym = self._symbols.get(product_id)
-        if sym is None:
-            sym = coinbase_symbol(product_id)
-            if sym is None:
-                raise Malformed(f"unknown symbol {product_id[:40]!r}: expected BASE-QUOTE")
-            self._symbols[product_id] = sym
-        return sym
-
     def feed(self, payload: bytes, ts_local: int) -> list[Event]:
         """Normalized events for one inbound frame. Never raises.
 

@@ -58,10 +58,10 @@ def protocol_from_url(url: str | None) -> str | None:
 
 class KrakenAdapter(Adapter):
     venue = "kraken"
+    symbol_form = "BASE/QUOTE"
 
     def __init__(self) -> None:
         super().__init__()
-        self._symbols: dict[str, str] = {}
         self._precision: dict[str, tuple[int, int]] = {}  # instrument channel, by v2 symbol
         self._inferred: dict[str, tuple[int, int]] = {}  # most decimals seen, by v2 symbol
         self._depth_req: dict[str, int] = {}  # from our subscribes; "*" = every symbol
@@ -199,15 +199,6 @@ class KrakenAdapter(Adapter):
                 del self.venue_errors[:-20]
         return out
 
-    def _sym(self, venue_symbol: str) -> str:
-        sym = self._symbols.get(venue_symbol)
-        if sym is None:
-            sym = kraken_symbol(venue_symbol)
-            if sym is None:
-                raise Malformed(f"unknown symbol {venue_symbol[:40]!r}: expected BASE/QUOTE")
-            self._symbols[venue_symbol] = sym
-        return sym
-
     def _depth(self, vs: str) -> int:
         return (
             self._depth_seen.get(vs)
@@ -219,7 +210,7 @@ class KrakenAdapter(Adapter):
 
     def _book(self, d: BookData, ver: str, ts_local: int, out: list[Event]) -> None:
         vs = d.venue_symbol
-        sym = self._sym(vs)
+        sym = self._symbol(vs)
         book = self.books.get(sym)
         try:
             if d.snapshot:
@@ -350,7 +341,7 @@ class KrakenAdapter(Adapter):
 
     def _trade(self, t: TradeData, ts_local: int, out: list[Event]) -> None:
         vs = t.venue_symbol
-        sym = self._sym(vs)
+        sym = self._symbol(vs)
         tid = t.trade_id
         if tid is not None and not self._trade_seen(sym, vs, tid, t.ts_exchange, ts_local, out):
             return

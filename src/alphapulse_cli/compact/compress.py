@@ -16,7 +16,7 @@ import hashlib
 import mmap
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,17 @@ def _sha256(view: memoryview, length: int, parallel: bool) -> Callable[[], str]:
     return result
 
 
+def _zst_chunks(path: Path) -> Iterator[bytes]:
+    """What a .zst file decompresses to, CHUNK bytes at a time, across all its frames
+    (zstandard.ZstdError when the data is damaged)."""
+    import zstandard
+
+    with open(path, "rb") as f:
+        reader = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
+        while chunk := reader.read(CHUNK):
+            yield chunk
+
+
 def _compare_zst(path: Path, data: Any, length: int) -> None:
     """Decompress what is on disk and compare it with the original, byte for byte (a
     stronger check than comparing hashes, and cheaper than hashing again)."""
@@ -141,19 +152,14 @@ def _compare_zst(path: Path, data: Any, length: int) -> None:
 
     off = 0
     try:
-        with open(path, "rb") as f:
-            reader = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-            while True:
-                chunk = reader.read(CHUNK)
-                if not chunk:
-                    break
-                end = off + len(chunk)
-                if end > length or chunk != data[off:end]:
-                    raise VerifyError(
-                        f"{path}: decompressed bytes differ from the original at or after "
-                        f"offset {off}; the original is kept"
-                    )
-                off = end
+        for chunk in _zst_chunks(path):
+            end = off + len(chunk)
+            if end > length or chunk != data[off:end]:
+                raise VerifyError(
+                    f"{path}: decompressed bytes differ from the original at or after "
+                    f"offset {off}; the original is kept"
+                )
+            off = end
     except zstandard.ZstdError as exc:
         raise VerifyError(f"{path}: cannot decompress what was written ({exc})") from None
     if off != length:
@@ -169,14 +175,9 @@ def hash_zst(path: Path) -> tuple[int, str]:
     h = hashlib.sha256()
     n = 0
     try:
-        with open(path, "rb") as f:
-            reader = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-            while True:
-                chunk = reader.read(CHUNK)
-                if not chunk:
-                    break
-                h.update(chunk)
-                n += len(chunk)
+        for chunk in _zst_chunks(path):
+            h.update(chunk)
+            n += len(chunk)
     except zstandard.ZstdError as exc:
         raise BadLogError(
             str(path), 0, f"corrupt zstd data ({exc})", "restore it from a backup"
