@@ -17,6 +17,11 @@ fi
 
 PY="${PYTHON:-python3}"
 "$PY" -m pip install -q --disable-pip-version-check -e '.[dev]'
+# Users without a C compiler get the pure-Python paths; CI must test the compiled ones too.
+"$PY" -c "import alphapulse_cli._speedups" || {
+    echo "the C extension alphapulse_cli._speedups did not build (needs gcc and the Python headers)" >&2
+    exit 1
+}
 
 "$PY" scripts/gen_docs.py --check
 "$PY" -m ruff check .

@@ -57,8 +57,7 @@ class Normalizer:
         if adapter is not None:
             # Trade ids are per product, whatever the connection: connections of one venue
             # share them, so a trade seen on two connections is emitted once.
-            shared = self._shared_ids.setdefault(name, adapter.trade_ids)
-            adapter.trade_ids = shared
+            adapter.share_trade_ids(self._shared_ids.setdefault(name, adapter.trade_ids))
         self.adapters[key] = adapter
         return adapter
 

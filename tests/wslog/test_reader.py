@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alphapulse_cli.errors import BadLogError, TruncatedLogError
+from alphapulse_cli.wslog import reader as reader_mod
 from alphapulse_cli.wslog.reader import ReadStats, complete_length, expand_inputs, iter_records
 from conftest import spec_log, spec_preamble, spec_record
 
@@ -200,3 +201,37 @@ def test_header_walk_matches_a_plain_walk(files, cut_seed):
     cut = random.Random(cut_seed).randrange(len(data) + 1)
     for view in (data, data[:cut]):
         assert complete_length(view) == _walk_reference(view)
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def record_splitter(request, monkeypatch):
+    """Every reader test runs twice: with the compiled record splitter and with the
+    pure-Python loop (which also handles whatever the splitter stops at)."""
+    if request.param == "python":
+        monkeypatch.setattr(reader_mod, "_split", None)
+    elif reader_mod._split is None:
+        pytest.skip("the compiled splitter is not built")
+    return request.param
+
+
+def test_preambles_cut_tails_and_bad_headers_inside_a_chunk(tmp_path):
+    """What the compiled splitter stops at (a preamble between records, a corrupt header,
+    a cut last record) is read exactly as the pure-Python loop reads it."""
+    recs = [(1000 + i, 1, 0, b"x" * (i % 7 + 3)) for i in range(50)]
+    data = spec_log(recs[:20]) + spec_log(recs[20:])
+    want = [(ts, v | (k << 12), p) for ts, v, k, p in recs]
+    path = tmp_path / "mixed.wslog"
+    path.write_bytes(data)
+    assert list(iter_records(path)) == want
+    cut = tmp_path / "cut.wslog"
+    cut.write_bytes(data[:-2])
+    stats = ReadStats()
+    assert list(iter_records(cut, tail="stop", stats=stats)) == want[:-1]
+    last = len(data) - 14 - len(recs[-1][3])
+    assert stats.truncated == [{"file": str(cut), "offset": last, "missing": 2, "exact": True}]
+    bad = tmp_path / "bad.wslog"
+    at = last - 14 - len(recs[-2][3])  # the header of the second-to-last record
+    bad.write_bytes(data[: at + 8] + b"\xff\xff" + data[at + 10 :])
+    with pytest.raises(BadLogError) as exc:
+        list(iter_records(bad))
+    assert exc.value.offset == at

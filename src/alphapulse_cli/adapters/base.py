@@ -124,6 +124,11 @@ class Adapter:
             return []
         return []
 
+    def share_trade_ids(self, ids: TradeIds) -> None:
+        """Check trade ids against `ids` from now on (connections of one venue share one
+        TradeIds, so a trade seen on two connections is emitted once)."""
+        self.trade_ids = ids
+
     def take_outbox(self) -> list[bytes]:
         out, self._outbox = self._outbox, []
         return out

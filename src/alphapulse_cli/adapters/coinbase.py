@@ -10,7 +10,8 @@ match is the MAKER's: the aggressor is the opposite side.
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -19,7 +20,11 @@ from alphapulse_cli.adapters.base import Adapter, Event, Malformed, check_utf8
 from alphapulse_cli.adapters.symbols import coinbase_symbol
 from alphapulse_cli.adapters.times import SECONDS as _SECONDS
 from alphapulse_cli.adapters.times import iso_ns
+from alphapulse_cli.adapters.tradeids import TradeIds
 from alphapulse_cli.book import L2Book
+
+if TYPE_CHECKING:
+    from alphapulse_cli._speedups import CoinbaseFast
 
 EXCHANGE_URL = "wss://ws-feed.exchange.coinbase.com"
 ADVANCED_URL = "wss://advanced-trade-ws.coinbase.com"
@@ -32,16 +37,53 @@ _INF = float("inf")
 _decode = m.decode
 _L2Update = m.L2Update
 _Match = m.Match
+# The compiled l2update/match path (src/alphapulse_cli/_speedups.c), when it was built and
+# is not switched off; the pure-Python feed below stays the authority for every frame.
+SPEEDUPS_ENV = "ALPHAPULSE_NO_SPEEDUPS"
+_CoinbaseFast: type[CoinbaseFast] | None
+try:
+    from alphapulse_cli._speedups import CoinbaseFast as _CoinbaseFast
+except ImportError:  # no C compiler at install time: the pure-Python path does it all
+    _CoinbaseFast = None
 
 
 class CoinbaseAdapter(Adapter):
     venue = "coinbase"
 
-    def __init__(self) -> None:
+    def __init__(self, speedups: bool | None = None) -> None:
+        """speedups: use the compiled path (default: when built, unless
+        $ALPHAPULSE_NO_SPEEDUPS is set). Events are the same either way."""
         super().__init__()
-        # product id -> (symbol, book) for every book that is valid: one lookup per l2update
+        # product id -> (symbol, book) for every book that is valid: one lookup per l2update.
+        # Updated in place: the compiled path holds this very dict.
         self._live: dict[str, tuple[str, L2Book]] = {}
         self._adv_seen: dict[str, dict[str, None]] = {}
+        if speedups is None:
+            speedups = not os.environ.get(SPEEDUPS_ENV)
+        self._fast: CoinbaseFast | None = None
+        if speedups and _CoinbaseFast is not None:
+            self._fast = _CoinbaseFast(
+                _decode,
+                _L2Update,
+                _Match,
+                self._live,
+                self._symbols,
+                self.stats,
+                self.trade_ids.next,
+                CoinbaseAdapter.feed.__get__(self),
+            )
+            # Instance attribute over the method: the hot path is one C call, no Python frame.
+            self.feed = self._fast.feed  # type: ignore[method-assign]
+
+    @property
+    def speedups(self) -> bool:
+        """Whether this adapter runs the compiled path."""
+        return self._fast is not None
+
+    def share_trade_ids(self, ids: TradeIds) -> None:
+        super().share_trade_ids(ids)
+        if self._fast is not None:
+            self._fast.set_trade_next(ids.next)
 
     # ---- public --------------------------------------------------------------------------
     def default_url(self, protocol: str | None = None) -> str:
@@ -184,11 +226,11 @@ class CoinbaseAdapter(Adapter):
         raise Malformed("l2update before its snapshot", sym, pid)
 
     def _validity_changed(self) -> None:
-        self._live = {
-            pid: (sym, self.books[sym])
-            for pid, sym in self._symbols.items()
-            if sym in self.books and sym not in self._stale
-        }
+        live = self._live
+        live.clear()
+        for pid, sym in self._symbols.items():
+            if sym in self.books and sym not in self._stale:
+                live[pid] = (sym, self.books[sym])
 
     def _other(self, msg: m.Message, ts_local: int) -> list[Event]:
         t = type(msg)

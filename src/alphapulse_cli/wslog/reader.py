@@ -36,6 +36,13 @@ _TAG_LIMIT = 0x3000
 _END_EVENT_PREFIX = b'{"event":"end"'
 
 Record = tuple[int, int, bytes]
+
+_split: Callable[[bytes, int, list[Record], int, int, int], int] | None
+try:  # the compiled record splitter (src/alphapulse_cli/_speedups.c), when it was built
+    from alphapulse_cli._speedups import split_records as _split
+except ImportError:
+    _split = None
+
 TAILS = ("raise", "stop")
 
 
@@ -177,9 +184,22 @@ def _records(
     pos = 0
     rec_start = -1
     where = " (decompressed)" if compressed else ""
+    split = _split
     while True:
         end = len(buf)
         while pos + HEADER_SIZE <= end:
+            if split is not None and isinstance(buf, bytes):
+                # The compiled splitter takes every ordinary complete record; the loop below
+                # sees only what it stops at (a preamble, a bad header, a cut record).
+                batch: list[Record] = []
+                stop = split(buf, pos, batch, MAGIC_AS_TS, _TAG_LIMIT, MAX_MESSAGE_LEN)
+                if batch:
+                    rec_start = stop - HEADER_SIZE - len(batch[-1][2])
+                    pos = stop
+                    yield from batch
+                    del batch
+                    if pos + HEADER_SIZE > end:
+                        break
             ts, tag, n = unpack(buf, pos)
             if ts == MAGIC_AS_TS:
                 if pos + PREAMBLE_SIZE > end:

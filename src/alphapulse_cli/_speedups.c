@@ -1,0 +1,767 @@
+/* Compiled fast path for the Coinbase Exchange feed's bulk traffic: l2update and match.
+ *
+ * CoinbaseFast.feed(payload, ts_local) does, in one C call, what CoinbaseAdapter.feed does
+ * for the common frame: decode it (through the adapter's own msgspec decoder), check it,
+ * update the book and build the normalized event. It handles only the subset of frames on
+ * which the pure-Python path's answer is known in advance; for anything else (a snapshot,
+ * a price the book has not cached, a size or time that is not the plain wire form, a trade
+ * id out of sequence, non-ASCII bytes, a decode error...) it changes nothing and calls the
+ * pure-Python feed, which stays the authority. So the events are the same either way;
+ * tests/adapters/test_speedups.py compares both paths frame by frame.
+ *
+ * The objects it reads are the adapter's own (its product map, symbol cache, counters,
+ * trade-id continuity) and the books' (L2Book._cache, BookSide.sizes/prices/live), shared,
+ * not copied: the adapter keeps those dicts in place when they change.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_CHANGES 32
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *decode;     /* msgspec decoder's bound decode */
+    PyObject *l2update;   /* the L2Update Struct type */
+    PyObject *match;      /* the Match Struct type */
+    PyObject *live;       /* product id -> (symbol, L2Book), valid books only */
+    PyObject *symbols;    /* product id -> symbol */
+    PyObject *stats;      /* counter name -> int */
+    PyObject *trade_next; /* symbol -> next expected trade id */
+    PyObject *fallback;   /* the pure-Python feed */
+} CoinbaseFast;
+
+/* Interned names: attributes read, event keys and values. */
+static PyObject *a_product_id, *a_changes, *a_time, *a_price, *a_size, *a_side, *a_trade_id,
+    *a_cache, *a_bids, *a_asks, *a_sizes, *a_prices, *a_live, *a_add_key;
+static PyObject *k_type, *k_exchange, *k_symbol, *k_venue_symbol, *k_ts_exchange,
+    *k_ts_local, *k_bids, *k_asks, *k_price, *k_size, *k_side, *k_trade_id;
+static PyObject *v_book_update, *v_trade, *v_coinbase, *v_buy, *v_sell, *c_book_updates,
+    *c_trades, *one;
+static PyObject *t_book_update, *t_trade; /* event templates, see event_from */
+
+/* ---- wire text checks ------------------------------------------------------------------ */
+
+/* The UTF-8 bytes of a str, or NULL (no exception left set). ASCII strings hand out their
+ * own buffer, so this costs no copy for wire text. */
+static const char *
+text_of(PyObject *o, Py_ssize_t *n)
+{
+    if (!PyUnicode_CheckExact(o))
+        return NULL;
+    const char *s = PyUnicode_AsUTF8AndSize(o, n);
+    if (s == NULL)
+        PyErr_Clear();
+    return s;
+}
+
+/* A size or price in the plain wire form: digits with at most one '.', at least one digit,
+ * at most 64 characters (so float() would neither overflow nor underflow it). 1 if it is,
+ * with *zero set when every digit is 0; 0 for anything else (the Python path decides). */
+static int
+plain_decimal(PyObject *o, int *zero)
+{
+    Py_ssize_t n;
+    const char *s = text_of(o, &n);
+    if (s == NULL || n < 1 || n > 64)
+        return 0;
+    int digits = 0, dot = 0, nonzero = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            digits++;
+            nonzero |= (c != '0');
+        }
+        else if (c == '.' && !dot)
+            dot = 1;
+        else
+            return 0;
+    }
+    if (!digits)
+        return 0;
+    *zero = !nonzero;
+    return 1;
+}
+
+static int
+two(const char *s, int *v)
+{
+    if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+        return 0;
+    *v = (s[0] - '0') * 10 + (s[1] - '0');
+    return 1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static long long
+days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.ffffffZ", exactly, as epoch ns; 0 for any other text (the Python
+ * path's iso_ns decides those). Field ranges are those datetime accepts, so both agree. */
+static int
+time27(PyObject *o, long long *out)
+{
+    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    Py_ssize_t n;
+    const char *s = text_of(o, &n);
+    if (s == NULL || n != 27)
+        return 0;
+    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+        s[19] != '.' || s[26] != 'Z')
+        return 0;
+    int yh, yl, mo, d, h, mi, se;
+    if (!two(s, &yh) || !two(s + 2, &yl) || !two(s + 5, &mo) || !two(s + 8, &d) ||
+        !two(s + 11, &h) || !two(s + 14, &mi) || !two(s + 17, &se))
+        return 0;
+    int y = yh * 100 + yl;
+    /* Years whose nanoseconds fit in 64 bits; Python's ints take the rest. */
+    if (y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59)
+        return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > dim[mo - 1] + (mo == 2 && leap))
+        return 0;
+    long long frac = 0;
+    for (int i = 20; i < 26; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        frac = frac * 10 + (s[i] - '0');
+    }
+    long long secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    *out = secs * 1000000000LL + frac * 1000;
+    return 1;
+}
+
+static int
+all_ascii(PyObject *payload)
+{
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(payload);
+    Py_ssize_t n = PyBytes_GET_SIZE(payload), i = 0;
+    uint64_t acc = 0, w;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return (acc & 0x8080808080808080ULL) == 0;
+}
+
+/* ---- helpers that may fail with an exception set ------------------------------------- */
+
+static int
+add_to_int_attr(PyObject *obj, PyObject *name, long delta)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    long cur = PyLong_AsLong(v);
+    Py_DECREF(v);
+    if (cur == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *nv = PyLong_FromLong(cur + delta);
+    if (nv == NULL)
+        return -1;
+    int rc = PyObject_SetAttr(obj, name, nv);
+    Py_DECREF(nv);
+    return rc;
+}
+
+static int
+bump(PyObject *counters, PyObject *name)
+{
+    PyObject *v = PyDict_GetItemWithError(counters, name);
+    if (v == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject(PyExc_KeyError, name);
+        return -1;
+    }
+    PyObject *nv = PyNumber_Add(v, one);
+    if (nv == NULL)
+        return -1;
+    int rc = PyDict_SetItem(counters, name, nv);
+    Py_DECREF(nv);
+    return rc;
+}
+
+/* An event from its template: the template holds every key in the order the Python path
+ * builds them (JSON output keeps insertion order), so a copy has the dict's final size and
+ * filling it only replaces values. Sets symbol, venue_symbol, ts_exchange and ts_local. */
+static PyObject *
+event_from(PyObject *tmpl, PyObject *sym, PyObject *pid, long long ts_ex, PyObject *ts_local)
+{
+    PyObject *ev = PyDict_Copy(tmpl);
+    if (ev == NULL)
+        return NULL;
+    PyObject *ts = PyLong_FromLongLong(ts_ex);
+    if (ts == NULL || PyDict_SetItem(ev, k_symbol, sym) ||
+        PyDict_SetItem(ev, k_venue_symbol, pid) || PyDict_SetItem(ev, k_ts_exchange, ts) ||
+        PyDict_SetItem(ev, k_ts_local, ts_local)) {
+        Py_XDECREF(ts);
+        Py_DECREF(ev);
+        return NULL;
+    }
+    Py_DECREF(ts);
+    return ev;
+}
+
+static PyObject *
+make_template(PyObject *type, PyObject *const *tail, int ntail)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    PyObject *head[] = {k_type, k_exchange, k_symbol, k_venue_symbol, k_ts_exchange, k_ts_local};
+    int rc = PyDict_SetItem(d, k_type, type) || PyDict_SetItem(d, k_exchange, v_coinbase);
+    for (int i = 2; i < 6 && !rc; i++)
+        rc = PyDict_SetItem(d, head[i], Py_None);
+    for (int i = 0; i < ntail && !rc; i++)
+        rc = PyDict_SetItem(d, tail[i], Py_None);
+    if (rc) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static PyObject *
+one_event_list(PyObject *ev)
+{
+    if (ev == NULL)
+        return NULL;
+    PyObject *out = PyList_New(1);
+    if (out == NULL) {
+        Py_DECREF(ev);
+        return NULL;
+    }
+    PyList_SET_ITEM(out, 0, ev);
+    return out;
+}
+
+/* ---- l2update ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject *price, *size; /* borrowed from the change tuple */
+    PyObject *key;          /* new reference: signed key */
+    int buy, zero;
+} Change;
+
+/* Store one prepared change into its side; mirrors BookSide.apply. */
+static int
+store(PyObject *side, Change *c)
+{
+    PyObject *sizes = PyObject_GetAttr(side, a_sizes);
+    if (sizes == NULL)
+        return -1;
+    int rc = -1;
+    if (!PyDict_Check(sizes)) {
+        PyErr_SetString(PyExc_TypeError, "BookSide.sizes is not a dict");
+        goto done;
+    }
+    PyObject *old = PyDict_GetItemWithError(sizes, c->key);
+    if (old == NULL && PyErr_Occurred())
+        goto done;
+    if (!c->zero) {
+        if (old == NULL || old == Py_None) {
+            if (old == NULL) {
+                PyObject *r = PyObject_CallMethodObjArgs(side, a_add_key, c->key, c->price, NULL);
+                if (r == NULL)
+                    goto done;
+                Py_DECREF(r);
+            }
+            else {  /* a removed level coming back takes its new text */
+                PyObject *prices = PyObject_GetAttr(side, a_prices);
+                if (prices == NULL)
+                    goto done;
+                int e = PyObject_SetItem(prices, c->key, c->price);
+                Py_DECREF(prices);
+                if (e)
+                    goto done;
+            }
+            if (add_to_int_attr(side, a_live, 1))
+                goto done;
+        }
+        if (PyDict_SetItem(sizes, c->key, c->size))
+            goto done;
+    }
+    else if (old != NULL && old != Py_None) {
+        if (PyDict_SetItem(sizes, c->key, Py_None) || add_to_int_attr(side, a_live, -1))
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(sizes);
+    return rc;
+}
+
+static PyObject *
+pair(PyObject *a, PyObject *b)
+{
+    PyObject *l = PyList_New(2);
+    if (l == NULL)
+        return NULL;
+    Py_INCREF(a);
+    Py_INCREF(b);
+    PyList_SET_ITEM(l, 0, a);
+    PyList_SET_ITEM(l, 1, b);
+    return l;
+}
+
+/* Py_None (borrowed) to mean "not here: take the Python path"; NULL on error. */
+static PyObject *
+fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
+{
+    PyObject *result = NULL, *pid = NULL, *changes = NULL, *t = NULL, *cache = NULL,
+             *bids_out = NULL, *asks_out = NULL, *live = NULL;
+    Change ch[MAX_CHANGES];
+    Py_ssize_t n = 0, prepared = 0;
+    long long ts_ex;
+
+    pid = PyObject_GetAttr(msg, a_product_id);
+    if (pid == NULL)
+        return NULL;
+    live = PyDict_GetItemWithError(self->live, pid);
+    if (live == NULL || !PyTuple_CheckExact(live) || PyTuple_GET_SIZE(live) != 2) {
+        live = NULL;
+        result = PyErr_Occurred() ? NULL : Py_None;
+        goto done;
+    }
+    Py_INCREF(live); /* add_key runs Python code: hold what we borrowed */
+    PyObject *sym = PyTuple_GET_ITEM(live, 0), *book = PyTuple_GET_ITEM(live, 1);
+    t = PyObject_GetAttr(msg, a_time);
+    changes = PyObject_GetAttr(msg, a_changes);
+    if (t == NULL || changes == NULL)
+        goto done;
+    result = Py_None;
+    if (!time27(t, &ts_ex) || !PyList_CheckExact(changes))
+        goto done;
+    n = PyList_GET_SIZE(changes);
+    if (n < 1 || n > MAX_CHANGES)
+        goto done;
+    result = NULL;
+    cache = PyObject_GetAttr(book, a_cache);
+    if (cache == NULL)
+        goto done;
+    result = Py_None;
+    if (!PyDict_CheckExact(cache))
+        goto done;
+    /* Check every change before touching the book: a frame applies whole or not at all. */
+    for (; prepared < n; prepared++) {
+        PyObject *c = PyList_GET_ITEM(changes, prepared);
+        if (!PyTuple_CheckExact(c) || PyTuple_GET_SIZE(c) != 3)
+            goto done;
+        Change *x = &ch[prepared];
+        PyObject *side = PyTuple_GET_ITEM(c, 0);
+        x->price = PyTuple_GET_ITEM(c, 1);
+        x->size = PyTuple_GET_ITEM(c, 2);
+        x->key = NULL;
+        if (!PyUnicode_Check(side))
+            goto done;
+        x->buy = PyUnicode_CompareWithASCIIString(side, "buy") == 0;
+        if (!x->buy && PyUnicode_CompareWithASCIIString(side, "sell") != 0)
+            goto done;
+        if (!plain_decimal(x->size, &x->zero))
+            goto done;
+        PyObject *key = PyDict_GetItemWithError(cache, x->price);
+        if (key == NULL) {
+            if (PyErr_Occurred()) {
+                result = NULL;
+                goto done;
+            }
+            goto done; /* a price this book has not keyed yet */
+        }
+        x->key = x->buy ? (Py_INCREF(key), key) : PyNumber_Negative(key);
+        if (x->key == NULL) {
+            result = NULL;
+            goto done;
+        }
+    }
+    /* From here the frame is ours: apply in order, then build the event. */
+    result = NULL;
+    bids_out = PyList_New(0);
+    asks_out = PyList_New(0);
+    if (bids_out == NULL || asks_out == NULL)
+        goto done;
+    PyObject *bside = NULL, *aside = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Change *x = &ch[i];
+        PyObject **sidep = x->buy ? &bside : &aside;
+        if (*sidep == NULL) {
+            *sidep = PyObject_GetAttr(book, x->buy ? a_bids : a_asks);
+            if (*sidep == NULL)
+                break;
+        }
+        PyObject *lv = pair(x->price, x->size);
+        if (lv == NULL || PyList_Append(x->buy ? bids_out : asks_out, lv)) {
+            Py_XDECREF(lv);
+            break;
+        }
+        Py_DECREF(lv);
+        if (store(*sidep, x))
+            break;
+        if (i == n - 1) {
+            PyObject *ev = event_from(t_book_update, sym, pid, ts_ex, ts_local);
+            if (ev != NULL && (PyDict_SetItem(ev, k_bids, bids_out) ||
+                               PyDict_SetItem(ev, k_asks, asks_out) ||
+                               bump(self->stats, c_book_updates))) {
+                Py_CLEAR(ev);
+            }
+            result = one_event_list(ev);
+        }
+    }
+    Py_XDECREF(bside);
+    Py_XDECREF(aside);
+done:
+    for (Py_ssize_t i = 0; i < prepared && i < n; i++)
+        Py_XDECREF(ch[i].key);
+    Py_XDECREF(bids_out);
+    Py_XDECREF(asks_out);
+    Py_XDECREF(cache);
+    Py_XDECREF(live);
+    Py_XDECREF(changes);
+    Py_XDECREF(t);
+    Py_XDECREF(pid);
+    return result;
+}
+
+/* ---- match ---------------------------------------------------------------------------- */
+
+static PyObject *
+fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
+{
+    PyObject *result = NULL, *pid = NULL, *price = NULL, *size = NULL, *t = NULL, *tid = NULL,
+             *side = NULL, *tid_text = NULL, *next = NULL, *sym = NULL;
+    long long ts_ex;
+    int zero;
+
+    pid = PyObject_GetAttr(msg, a_product_id);
+    price = PyObject_GetAttr(msg, a_price);
+    size = PyObject_GetAttr(msg, a_size);
+    t = PyObject_GetAttr(msg, a_time);
+    tid = PyObject_GetAttr(msg, a_trade_id);
+    side = PyObject_GetAttr(msg, a_side);
+    if (!pid || !price || !size || !t || !tid || !side)
+        goto done;
+    sym = PyDict_GetItemWithError(self->symbols, pid);
+    if (sym == NULL) {
+        result = PyErr_Occurred() ? NULL : Py_None;
+        goto done;
+    }
+    Py_INCREF(sym);
+    result = Py_None;
+    if (!plain_decimal(price, &zero) || zero || !plain_decimal(size, &zero) || !time27(t, &ts_ex))
+        goto done;
+    PyObject *aggressor; /* the wire side is the maker's */
+    if (!PyUnicode_Check(side))
+        goto done;
+    if (PyUnicode_CompareWithASCIIString(side, "buy") == 0)
+        aggressor = v_sell;
+    else if (PyUnicode_CompareWithASCIIString(side, "sell") == 0)
+        aggressor = v_buy;
+    else
+        goto done;
+    /* Only the next id in sequence is ours; gaps and repeats take the Python path. */
+    PyObject *want = PyDict_GetItemWithError(self->trade_next, sym);
+    if (want == NULL) {
+        result = PyErr_Occurred() ? NULL : Py_None;
+        goto done;
+    }
+    int same = PyObject_RichCompareBool(want, tid, Py_EQ);
+    if (same != 1) {
+        result = same < 0 ? NULL : Py_None;
+        goto done;
+    }
+    result = NULL;
+    next = PyNumber_Add(tid, one);
+    tid_text = PyObject_Str(tid);
+    if (next == NULL || tid_text == NULL || PyDict_SetItem(self->trade_next, sym, next) ||
+        bump(self->stats, c_trades))
+        goto done;
+    PyObject *ev = event_from(t_trade, sym, pid, ts_ex, ts_local);
+    if (ev != NULL && (PyDict_SetItem(ev, k_price, price) || PyDict_SetItem(ev, k_size, size) ||
+                       PyDict_SetItem(ev, k_side, aggressor) ||
+                       PyDict_SetItem(ev, k_trade_id, tid_text))) {
+        Py_CLEAR(ev);
+    }
+    result = one_event_list(ev);
+done:
+    Py_XDECREF(sym);
+    Py_XDECREF(next);
+    Py_XDECREF(tid_text);
+    Py_XDECREF(side);
+    Py_XDECREF(tid);
+    Py_XDECREF(t);
+    Py_XDECREF(size);
+    Py_XDECREF(price);
+    Py_XDECREF(pid);
+    return result;
+}
+
+/* ---- the type ------------------------------------------------------------------------- */
+
+static PyObject *
+CoinbaseFast_feed(CoinbaseFast *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "feed(payload, ts_local) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *payload = args[0], *ts_local = args[1];
+    PyObject *out = Py_None;
+    if (PyBytes_CheckExact(payload) && PyLong_CheckExact(ts_local) && all_ascii(payload)) {
+        PyObject *msg = PyObject_CallOneArg(self->decode, payload);
+        if (msg == NULL) {
+            PyErr_Clear(); /* the Python path reports it */
+        }
+        else {
+            PyObject *tp = (PyObject *)Py_TYPE(msg);
+            if (tp == self->l2update)
+                out = fast_l2update(self, msg, ts_local);
+            else if (tp == self->match)
+                out = fast_match(self, msg, ts_local);
+            Py_DECREF(msg);
+            if (out == NULL) {
+                /* Only out of memory or a book altered from outside gets here. Changes
+                 * are absolute sizes, so the Python path redoing the frame converges. */
+                PyErr_Clear();
+                out = Py_None;
+            }
+        }
+    }
+    if (out != Py_None)
+        return out;
+    return PyObject_Vectorcall(self->fallback, args, 2, NULL);
+}
+
+static int
+CoinbaseFast_init(CoinbaseFast *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"decode", "l2update", "match", "live", "symbols", "stats",
+                             "trade_next", "fallback", NULL};
+    PyObject *o[8];
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO!O!O!O!O:CoinbaseFast", kwlist, &o[0],
+                                     &o[1], &o[2], &PyDict_Type, &o[3], &PyDict_Type, &o[4],
+                                     &PyDict_Type, &o[5], &PyDict_Type, &o[6], &o[7]))
+        return -1;
+    PyObject **slots[] = {&self->decode, &self->l2update, &self->match, &self->live,
+                          &self->symbols, &self->stats, &self->trade_next, &self->fallback};
+    for (int i = 0; i < 8; i++) {
+        Py_INCREF(o[i]);
+        Py_XSETREF(*slots[i], o[i]);
+    }
+    return 0;
+}
+
+static PyObject *
+CoinbaseFast_set_trade_next(CoinbaseFast *self, PyObject *d)
+{
+    if (!PyDict_Check(d)) {
+        PyErr_SetString(PyExc_TypeError, "trade_next must be a dict");
+        return NULL;
+    }
+    Py_INCREF(d);
+    Py_XSETREF(self->trade_next, d);
+    Py_RETURN_NONE;
+}
+
+static int
+CoinbaseFast_traverse(CoinbaseFast *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->decode);
+    Py_VISIT(self->l2update);
+    Py_VISIT(self->match);
+    Py_VISIT(self->live);
+    Py_VISIT(self->symbols);
+    Py_VISIT(self->stats);
+    Py_VISIT(self->trade_next);
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int
+CoinbaseFast_clear(CoinbaseFast *self)
+{
+    Py_CLEAR(self->decode);
+    Py_CLEAR(self->l2update);
+    Py_CLEAR(self->match);
+    Py_CLEAR(self->live);
+    Py_CLEAR(self->symbols);
+    Py_CLEAR(self->stats);
+    Py_CLEAR(self->trade_next);
+    Py_CLEAR(self->fallback);
+    return 0;
+}
+
+static void
+CoinbaseFast_dealloc(CoinbaseFast *self)
+{
+    PyObject_GC_UnTrack(self);
+    CoinbaseFast_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef CoinbaseFast_methods[] = {
+    {"feed", (PyCFunction)(void (*)(void))CoinbaseFast_feed, METH_FASTCALL,
+     "feed(payload, ts_local) -> list of events (the pure-Python feed's, for other frames)"},
+    {"set_trade_next", (PyCFunction)CoinbaseFast_set_trade_next, METH_O,
+     "Point trade-id continuity at another dict (connections of one venue share one)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CoinbaseFastType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "alphapulse_cli._speedups.CoinbaseFast",
+    .tp_basicsize = sizeof(CoinbaseFast),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The compiled l2update/match path of one CoinbaseAdapter.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)CoinbaseFast_init,
+    .tp_dealloc = (destructor)CoinbaseFast_dealloc,
+    .tp_traverse = (traverseproc)CoinbaseFast_traverse,
+    .tp_clear = (inquiry)CoinbaseFast_clear,
+    .tp_methods = CoinbaseFast_methods,
+};
+
+/* ---- module --------------------------------------------------------------------------- */
+
+static PyObject *
+py_time27(PyObject *module, PyObject *text)
+{
+    long long ns;
+    if (!time27(text, &ns))
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(ns);
+}
+
+/* ---- .wslog records ------------------------------------------------------------------- */
+
+static unsigned long long
+le(const unsigned char *p, int n)
+{
+    unsigned long long v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* split_records(buf, pos, out, stop_ts, tag_limit, max_len) -> pos
+ * Appends (ts, tag, payload) for each complete record from `pos` and returns where it
+ * stopped: at the end of the last complete record, or at a record the Python reader must
+ * look at itself (a preamble, whose magic reads as ts == stop_ts; a tag at or above
+ * tag_limit; a length above max_len). The header layout is wslog/format.py's HEADER. */
+static PyObject *
+py_split_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyBytes_Check(args[0]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "split_records(buf: bytes, pos, out: list, stop_ts, tag_limit, max_len)");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    unsigned long long stop_ts = PyLong_AsUnsignedLongLong(args[3]);
+    long tag_limit = PyLong_AsLong(args[4]);
+    Py_ssize_t max_len = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred())
+        return NULL;
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t end = PyBytes_GET_SIZE(args[0]);
+    PyObject *out = args[2];
+    if (pos < 0)
+        pos = end;
+    while (end - pos >= 14) {
+        const unsigned char *h = p + pos;
+        unsigned long long ts = le(h, 8);
+        long tag = (long)le(h + 8, 2);
+        Py_ssize_t n = (Py_ssize_t)le(h + 10, 4);
+        if (ts == stop_ts || tag >= tag_limit || n > max_len || end - pos - 14 < n)
+            break;
+        PyObject *rec = PyTuple_New(3);
+        if (rec == NULL)
+            return NULL;
+        PyObject *a = PyLong_FromUnsignedLongLong(ts), *b = PyLong_FromLong(tag),
+                 *c = PyBytes_FromStringAndSize((const char *)h + 14, n);
+        PyTuple_SET_ITEM(rec, 0, a);
+        PyTuple_SET_ITEM(rec, 1, b);
+        PyTuple_SET_ITEM(rec, 2, c);
+        if (a == NULL || b == NULL || c == NULL || PyList_Append(out, rec)) {
+            Py_DECREF(rec);
+            return NULL;
+        }
+        Py_DECREF(rec);
+        pos += 14 + n;
+    }
+    return PyLong_FromSsize_t(pos);
+}
+
+static PyMethodDef module_methods[] = {
+    {"split_records", (PyCFunction)(void (*)(void))py_split_records, METH_FASTCALL,
+     "split_records(buf, pos, out, stop_ts, tag_limit, max_len) -> pos: the complete "
+     "ordinary records from pos, appended to out as (ts, tag, payload)."},
+    {"time27", py_time27, METH_O,
+     "'YYYY-MM-DDTHH:MM:SS.ffffffZ' -> epoch ns, None for any other text (for tests)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_speedups",
+    .m_doc = "Compiled hot paths; every one has a pure-Python twin that stays the authority.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+static int
+intern_all(void)
+{
+    struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {
+        {&a_product_id, "product_id"}, {&a_changes, "changes"}, {&a_time, "time"},
+        {&a_price, "price"}, {&a_size, "size"}, {&a_side, "side"}, {&a_trade_id, "trade_id"},
+        {&a_cache, "_cache"}, {&a_bids, "bids"}, {&a_asks, "asks"}, {&a_sizes, "sizes"},
+        {&a_prices, "prices"}, {&a_live, "live"}, {&a_add_key, "add_key"},
+        {&k_type, "type"}, {&k_exchange, "exchange"}, {&k_symbol, "symbol"},
+        {&k_venue_symbol, "venue_symbol"}, {&k_ts_exchange, "ts_exchange"},
+        {&k_ts_local, "ts_local"}, {&k_bids, "bids"}, {&k_asks, "asks"}, {&k_price, "price"},
+        {&k_size, "size"}, {&k_side, "side"}, {&k_trade_id, "trade_id"},
+        {&v_book_update, "book_update"}, {&v_trade, "trade"}, {&v_coinbase, "coinbase"},
+        {&v_buy, "buy"}, {&v_sell, "sell"}, {&c_book_updates, "book_updates"},
+        {&c_trades, "trades"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *names[i].slot = PyUnicode_InternFromString(names[i].text);
+        if (*names[i].slot == NULL)
+            return -1;
+    }
+    one = PyLong_FromLong(1);
+    PyObject *book_tail[] = {k_bids, k_asks};
+    PyObject *trade_tail[] = {k_price, k_size, k_side, k_trade_id};
+    t_book_update = make_template(v_book_update, book_tail, 2);
+    t_trade = make_template(v_trade, trade_tail, 4);
+    return one == NULL || t_book_update == NULL || t_trade == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    if (intern_all() || PyType_Ready(&CoinbaseFastType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&speedups_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&CoinbaseFastType);
+    if (PyModule_AddObject(m, "CoinbaseFast", (PyObject *)&CoinbaseFastType) < 0) {
+        Py_DECREF(&CoinbaseFastType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

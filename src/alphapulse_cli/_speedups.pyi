@@ -1,0 +1,27 @@
+from collections.abc import Callable
+from typing import Any
+
+class CoinbaseFast:
+    def __init__(
+        self,
+        decode: Callable[[bytes], Any],
+        l2update: type,
+        match: type,
+        live: dict[str, Any],
+        symbols: dict[str, str],
+        stats: dict[str, int],
+        trade_next: dict[str, int],
+        fallback: Callable[[bytes, int], list[dict[str, Any]]],
+    ) -> None: ...
+    def feed(self, payload: bytes, ts_local: int) -> list[dict[str, Any]]: ...
+    def set_trade_next(self, trade_next: dict[str, int]) -> None: ...
+
+def time27(text: object) -> int | None: ...
+def split_records(
+    buf: bytes,
+    pos: int,
+    out: list[tuple[int, int, bytes]],
+    stop_ts: int,
+    tag_limit: int,
+    max_len: int,
+) -> int: ...
