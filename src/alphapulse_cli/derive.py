@@ -115,10 +115,11 @@ def iter_event_lines(
     process = norm.process
     adapters = norm.adapters
     pending: list[dict[str, Any]] = []
+    direct = norm.symbols is None
     for ts, tag, payload in records:
         # Inbound frames (kind 0: the tag is the adapter key) of known connections go
         # straight to their adapter; everything else takes the general route.
-        adapter = adapters.get(tag) if norm.symbols is None else None
+        adapter = adapters.get(tag) if direct else None
         events = adapter.feed(payload, ts) if adapter is not None else process(ts, tag, payload)
         if events:
             pending += events

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -152,7 +152,8 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
     derived = req.fmt in ("events", "books")
     if req.count is not None and not derived:
         records = take(records, req.count)
-    records = out_stats.count(records)
+    counted: Generator[Record, None, None] = out_stats.count(records)
+    records = counted
     # A follower is watched live: each record goes out as soon as it is read.
     out = BlockWriter(sink, block=0) if req.follow else BlockWriter(sink)
     if req.speed is not None:
@@ -188,6 +189,7 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
             for block in blocks:
                 out.add(block)
     finally:
+        counted.close()  # folds its totals into out_stats, also when output stopped early
         out.flush()
     if normalizer is not None:
         out_stats.integrity = normalizer.stats
