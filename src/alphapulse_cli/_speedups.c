@@ -105,18 +105,20 @@ days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.ffffffZ", exactly, as epoch ns; 0 for any other text (the Python
- * path's iso_ns decides those). Field ranges are those datetime accepts, so both agree. */
+/* "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DDTHH:MM:SS.fZ" with 1 to 9 fraction digits (Coinbase
+ * sends 6, older messages 3) as epoch ns; 0 for any other text, which the Python path's
+ * iso_ns decides. Field ranges are those datetime accepts, so both agree. */
 static int
-time27(PyObject *o, long long *out)
+rfc3339_ns(PyObject *o, long long *out)
 {
     static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const long long scale[] = {0,      100000000, 10000000, 1000000, 100000,
+                                      10000,  1000,      100,      10,      1};
     Py_ssize_t n;
     const char *s = text_of(o, &n);
-    if (s == NULL || n != 27)
+    if (s == NULL || n < 20 || n > 30 || s[n - 1] != 'Z')
         return 0;
-    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-        s[19] != '.' || s[26] != 'Z')
+    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
         return 0;
     int yh, yl, mo, d, h, mi, se;
     if (!two(s, &yh) || !two(s + 2, &yl) || !two(s + 5, &mo) || !two(s + 8, &d) ||
@@ -130,13 +132,19 @@ time27(PyObject *o, long long *out)
     if (d > dim[mo - 1] + (mo == 2 && leap))
         return 0;
     long long frac = 0;
-    for (int i = 20; i < 26; i++) {
-        if (s[i] < '0' || s[i] > '9')
+    Py_ssize_t digits = n - 21; /* between '.' and 'Z' */
+    if (n > 20) {
+        if (s[19] != '.' || digits < 1)
             return 0;
-        frac = frac * 10 + (s[i] - '0');
+        for (Py_ssize_t i = 20; i < n - 1; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return 0;
+            frac = frac * 10 + (s[i] - '0');
+        }
+        frac *= scale[digits];
     }
     long long secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-    *out = secs * 1000000000LL + frac * 1000;
+    *out = secs * 1000000000LL + frac;
     return 1;
 }
 
@@ -246,6 +254,99 @@ one_event_list(PyObject *ev)
     return out;
 }
 
+/* ---- events as JSON lines ------------------------------------------------------------- */
+
+/* feed_into writes an event straight into the caller's bytearray, byte for byte what
+ * msgspec's encode_lines makes of the event dict (tests compare the two): this skips the
+ * dict, its lists and the encoder. Only texts that need no JSON escaping go this way. */
+#define EVENT_LINE_MAX 8192 /* > 32 changes of two 64-character texts, plus the head */
+
+typedef struct {
+    Py_ssize_t n;
+    char buf[EVENT_LINE_MAX];
+} Line;
+
+static void
+put(Line *w, const char *s, Py_ssize_t n)
+{
+    if (w->n + n <= EVENT_LINE_MAX)
+        memcpy(w->buf + w->n, s, n);
+    w->n += n;
+}
+
+#define PUT_LIT(w, s) put((w), (s), (Py_ssize_t)sizeof(s) - 1)
+
+static void
+put_text(Line *w, PyObject *o)
+{
+    Py_ssize_t n = 0;
+    const char *s = text_of(o, &n);
+    put(w, "\"", 1);
+    if (s != NULL)
+        put(w, s, n);
+    put(w, "\"", 1);
+}
+
+static void
+put_ll(Line *w, long long v)
+{
+    char tmp[24];
+    int i = 24;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    put(w, tmp + i, 24 - i);
+}
+
+/* Printable ASCII without '"' or '\\', at most 64 bytes: written as is between quotes. */
+static int
+json_safe(PyObject *o)
+{
+    Py_ssize_t n;
+    const char *s = text_of(o, &n);
+    if (s == NULL || n > 64)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+static void
+put_head(Line *w, const char *type_and_exchange, PyObject *sym, PyObject *pid, long long ts_ex,
+         long long ts_local)
+{
+    put(w, type_and_exchange, (Py_ssize_t)strlen(type_and_exchange));
+    PUT_LIT(w, ",\"symbol\":");
+    put_text(w, sym);
+    PUT_LIT(w, ",\"venue_symbol\":");
+    put_text(w, pid);
+    PUT_LIT(w, ",\"ts_exchange\":");
+    put_ll(w, ts_ex);
+    PUT_LIT(w, ",\"ts_local\":");
+    put_ll(w, ts_local);
+}
+
+static int
+append_line(Line *w, PyObject *out)
+{
+    if (w->n > EVENT_LINE_MAX) {
+        PyErr_SetString(PyExc_SystemError, "event line longer than its buffer");
+        return -1;
+    }
+    Py_ssize_t old = PyByteArray_GET_SIZE(out);
+    if (PyByteArray_Resize(out, old + w->n))
+        return -1;
+    memcpy(PyByteArray_AS_STRING(out) + old, w->buf, w->n);
+    return 0;
+}
+
 /* ---- l2update ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -315,9 +416,12 @@ pair(PyObject *a, PyObject *b)
     return l;
 }
 
-/* Py_None (borrowed) to mean "not here: take the Python path"; NULL on error. */
+/* The fast paths return a new list of events; Py_None (borrowed) for "not here: take the
+ * Python path"; Py_True (borrowed) when the event went into `out` as a JSON line (only
+ * when `out` is given); NULL on error. */
 static PyObject *
-fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
+fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *out,
+              long long tsl)
 {
     PyObject *result = NULL, *pid = NULL, *changes = NULL, *t = NULL, *cache = NULL,
              *bids_out = NULL, *asks_out = NULL, *live = NULL;
@@ -341,7 +445,7 @@ fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
     if (t == NULL || changes == NULL)
         goto done;
     result = Py_None;
-    if (!time27(t, &ts_ex) || !PyList_CheckExact(changes))
+    if (!rfc3339_ns(t, &ts_ex) || !PyList_CheckExact(changes))
         goto done;
     n = PyList_GET_SIZE(changes);
     if (n < 1 || n > MAX_CHANGES)
@@ -353,6 +457,8 @@ fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
     result = Py_None;
     if (!PyDict_CheckExact(cache))
         goto done;
+    if (out != NULL && !(json_safe(sym) && json_safe(pid)))
+        out = NULL; /* texts that need escaping: let msgspec encode the dict */
     /* Check every change before touching the book: a frame applies whole or not at all. */
     for (; prepared < n; prepared++) {
         PyObject *c = PyList_GET_ITEM(changes, prepared);
@@ -386,10 +492,12 @@ fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
     }
     /* From here the frame is ours: apply in order, then build the event. */
     result = NULL;
-    bids_out = PyList_New(0);
-    asks_out = PyList_New(0);
-    if (bids_out == NULL || asks_out == NULL)
-        goto done;
+    if (out == NULL) {
+        bids_out = PyList_New(0);
+        asks_out = PyList_New(0);
+        if (bids_out == NULL || asks_out == NULL)
+            goto done;
+    }
     PyObject *bside = NULL, *aside = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         Change *x = &ch[i];
@@ -399,15 +507,45 @@ fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
             if (*sidep == NULL)
                 break;
         }
-        PyObject *lv = pair(x->price, x->size);
-        if (lv == NULL || PyList_Append(x->buy ? bids_out : asks_out, lv)) {
-            Py_XDECREF(lv);
-            break;
+        if (out == NULL) {
+            PyObject *lv = pair(x->price, x->size);
+            if (lv == NULL || PyList_Append(x->buy ? bids_out : asks_out, lv)) {
+                Py_XDECREF(lv);
+                break;
+            }
+            Py_DECREF(lv);
         }
-        Py_DECREF(lv);
         if (store(*sidep, x))
             break;
-        if (i == n - 1) {
+        if (i == n - 1 && out != NULL) {
+            Line w;
+            w.n = 0;
+            put_head(&w, "{\"type\":\"book_update\",\"exchange\":\"coinbase\"", sym, pid, ts_ex,
+                     tsl);
+            for (int buy = 1; buy >= 0; buy--) {
+                if (buy)
+                    PUT_LIT(&w, ",\"bids\":[");
+                else
+                    PUT_LIT(&w, "],\"asks\":[");
+                int first = 1;
+                for (Py_ssize_t j = 0; j < n; j++) {
+                    if (ch[j].buy != buy)
+                        continue;
+                    if (!first)
+                        PUT_LIT(&w, ",");
+                    first = 0;
+                    PUT_LIT(&w, "[");
+                    put_text(&w, ch[j].price);
+                    PUT_LIT(&w, ",");
+                    put_text(&w, ch[j].size);
+                    PUT_LIT(&w, "]");
+                }
+            }
+            PUT_LIT(&w, "]}\n");
+            if (!append_line(&w, out) && !bump(self->stats, c_book_updates))
+                result = Py_True;
+        }
+        else if (i == n - 1) {
             PyObject *ev = event_from(t_book_update, sym, pid, ts_ex, ts_local);
             if (ev != NULL && (PyDict_SetItem(ev, k_bids, bids_out) ||
                                PyDict_SetItem(ev, k_asks, asks_out) ||
@@ -435,7 +573,7 @@ done:
 /* ---- match ---------------------------------------------------------------------------- */
 
 static PyObject *
-fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
+fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *out, long long tsl)
 {
     PyObject *result = NULL, *pid = NULL, *price = NULL, *size = NULL, *t = NULL, *tid = NULL,
              *side = NULL, *tid_text = NULL, *next = NULL, *sym = NULL;
@@ -457,7 +595,7 @@ fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
     }
     Py_INCREF(sym);
     result = Py_None;
-    if (!plain_decimal(price, &zero) || zero || !plain_decimal(size, &zero) || !time27(t, &ts_ex))
+    if (!plain_decimal(price, &zero) || zero || !plain_decimal(size, &zero) || !rfc3339_ns(t, &ts_ex))
         goto done;
     PyObject *aggressor; /* the wire side is the maker's */
     if (!PyUnicode_Check(side))
@@ -468,6 +606,13 @@ fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
         aggressor = v_buy;
     else
         goto done;
+    long long tid_ll = PyLong_AsLongLong(tid);
+    if (tid_ll == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        goto done;
+    }
+    if (out != NULL && !(json_safe(sym) && json_safe(pid)))
+        out = NULL; /* texts that need escaping: let msgspec encode the dict */
     /* Only the next id in sequence is ours; gaps and repeats take the Python path. */
     PyObject *want = PyDict_GetItemWithError(self->trade_next, sym);
     if (want == NULL) {
@@ -481,9 +626,28 @@ fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local)
     }
     result = NULL;
     next = PyNumber_Add(tid, one);
-    tid_text = PyObject_Str(tid);
-    if (next == NULL || tid_text == NULL || PyDict_SetItem(self->trade_next, sym, next) ||
+    if (next == NULL || PyDict_SetItem(self->trade_next, sym, next) ||
         bump(self->stats, c_trades))
+        goto done;
+    if (out != NULL) {
+        Line w;
+        w.n = 0;
+        put_head(&w, "{\"type\":\"trade\",\"exchange\":\"coinbase\"", sym, pid, ts_ex, tsl);
+        PUT_LIT(&w, ",\"price\":");
+        put_text(&w, price);
+        PUT_LIT(&w, ",\"size\":");
+        put_text(&w, size);
+        PUT_LIT(&w, ",\"side\":");
+        put_text(&w, aggressor);
+        PUT_LIT(&w, ",\"trade_id\":\"");
+        put_ll(&w, tid_ll);
+        PUT_LIT(&w, "\"}\n");
+        if (!append_line(&w, out))
+            result = Py_True;
+        goto done;
+    }
+    tid_text = PyObject_Str(tid);
+    if (tid_text == NULL)
         goto done;
     PyObject *ev = event_from(t_trade, sym, pid, ts_ex, ts_local);
     if (ev != NULL && (PyDict_SetItem(ev, k_price, price) || PyDict_SetItem(ev, k_size, size) ||
@@ -507,6 +671,35 @@ done:
 
 /* ---- the type ------------------------------------------------------------------------- */
 
+/* One frame through the fast paths: as fast_l2update returns, plus Py_None for a frame
+ * that is neither, or that does not decode (the Python path reports it). */
+static PyObject *
+run_fast(CoinbaseFast *self, PyObject *payload, PyObject *ts_local, PyObject *out,
+         long long tsl)
+{
+    PyObject *res = Py_None;
+    if (!PyBytes_CheckExact(payload) || !PyLong_CheckExact(ts_local) || !all_ascii(payload))
+        return res;
+    PyObject *msg = PyObject_CallOneArg(self->decode, payload);
+    if (msg == NULL) {
+        PyErr_Clear();
+        return res;
+    }
+    PyObject *tp = (PyObject *)Py_TYPE(msg);
+    if (tp == self->l2update)
+        res = fast_l2update(self, msg, ts_local, out, tsl);
+    else if (tp == self->match)
+        res = fast_match(self, msg, ts_local, out, tsl);
+    Py_DECREF(msg);
+    if (res == NULL) {
+        /* Only out of memory or a book altered from outside gets here. Changes are
+         * absolute sizes, so the Python path redoing the frame converges. */
+        PyErr_Clear();
+        res = Py_None;
+    }
+    return res;
+}
+
 static PyObject *
 CoinbaseFast_feed(CoinbaseFast *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -514,30 +707,33 @@ CoinbaseFast_feed(CoinbaseFast *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "feed(payload, ts_local) takes 2 arguments");
         return NULL;
     }
-    PyObject *payload = args[0], *ts_local = args[1];
-    PyObject *out = Py_None;
-    if (PyBytes_CheckExact(payload) && PyLong_CheckExact(ts_local) && all_ascii(payload)) {
-        PyObject *msg = PyObject_CallOneArg(self->decode, payload);
-        if (msg == NULL) {
-            PyErr_Clear(); /* the Python path reports it */
-        }
-        else {
-            PyObject *tp = (PyObject *)Py_TYPE(msg);
-            if (tp == self->l2update)
-                out = fast_l2update(self, msg, ts_local);
-            else if (tp == self->match)
-                out = fast_match(self, msg, ts_local);
-            Py_DECREF(msg);
-            if (out == NULL) {
-                /* Only out of memory or a book altered from outside gets here. Changes
-                 * are absolute sizes, so the Python path redoing the frame converges. */
-                PyErr_Clear();
-                out = Py_None;
-            }
+    PyObject *res = run_fast(self, args[0], args[1], NULL, 0);
+    if (res != Py_None)
+        return res;
+    return PyObject_Vectorcall(self->fallback, args, 2, NULL);
+}
+
+static PyObject *
+CoinbaseFast_feed_into(CoinbaseFast *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyByteArray_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "feed_into(payload, ts_local, out: bytearray)");
+        return NULL;
+    }
+    PyObject *out = args[2];
+    long long tsl = 0;
+    if (PyLong_CheckExact(args[1])) {
+        tsl = PyLong_AsLongLong(args[1]);
+        if (tsl == -1 && PyErr_Occurred()) { /* beyond 64 bits: events as dicts */
+            PyErr_Clear();
+            out = NULL;
         }
     }
-    if (out != Py_None)
-        return out;
+    PyObject *res = run_fast(self, args[0], args[1], out, tsl);
+    if (res == Py_True)
+        Py_RETURN_NONE;
+    if (res != Py_None)
+        return res;
     return PyObject_Vectorcall(self->fallback, args, 2, NULL);
 }
 
@@ -611,6 +807,9 @@ CoinbaseFast_dealloc(CoinbaseFast *self)
 static PyMethodDef CoinbaseFast_methods[] = {
     {"feed", (PyCFunction)(void (*)(void))CoinbaseFast_feed, METH_FASTCALL,
      "feed(payload, ts_local) -> list of events (the pure-Python feed's, for other frames)"},
+ {"feed_into", (PyCFunction)(void (*)(void))CoinbaseFast_feed_into, METH_FASTCALL,
+     "feed_into(payload, ts_local, out) -> None when the events were appended to the "
+     "bytearray out as JSON lines, else the list of events (as feed returns them)."},
     {"set_trade_next", (PyCFunction)CoinbaseFast_set_trade_next, METH_O,
      "Point trade-id continuity at another dict (connections of one venue share one)."},
     {NULL, NULL, 0, NULL},
@@ -632,10 +831,10 @@ static PyTypeObject CoinbaseFastType = {
 /* ---- module --------------------------------------------------------------------------- */
 
 static PyObject *
-py_time27(PyObject *module, PyObject *text)
+py_rfc3339_ns(PyObject *module, PyObject *text)
 {
     long long ns;
-    if (!time27(text, &ns))
+    if (!rfc3339_ns(text, &ns))
         Py_RETURN_NONE;
     return PyLong_FromLongLong(ns);
 }
@@ -704,8 +903,9 @@ static PyMethodDef module_methods[] = {
     {"split_records", (PyCFunction)(void (*)(void))py_split_records, METH_FASTCALL,
      "split_records(buf, pos, out, stop_ts, tag_limit, max_len) -> pos: the complete "
      "ordinary records from pos, appended to out as (ts, tag, payload)."},
-    {"time27", py_time27, METH_O,
-     "'YYYY-MM-DDTHH:MM:SS.ffffffZ' -> epoch ns, None for any other text (for tests)."},
+    {"rfc3339_ns", py_rfc3339_ns, METH_O,
+     "'YYYY-MM-DDTHH:MM:SS[.f]Z' (1-9 fraction digits) -> epoch ns; None for any other "
+     "text, which the Python path decides (for tests)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -21,6 +21,7 @@ from alphapulse_cli.venues_table import venue_name
 
 Record = tuple[int, int, bytes]
 BATCH_EVENTS = 64
+_EVENT_BYTES = 200  # a typical event line, to turn a batch of events into a block size
 _BOOK_TYPES = frozenset(("book_snapshot", "book_update"))
 _decode_session = msgspec.json.Decoder().decode
 
@@ -114,20 +115,26 @@ def iter_event_lines(
     encode_lines = msgspec.json.Encoder().encode_lines
     process = norm.process
     adapters = norm.adapters
-    pending: list[dict[str, Any]] = []
     direct = norm.symbols is None
+    # Events are encoded as they come, in order, into one buffer: an adapter's feed_into
+    # may write its lines there itself (the compiled Coinbase path does).
+    out = bytearray()
+    block = batch * _EVENT_BYTES if batch > 1 else 1
     for ts, tag, payload in records:
         # Inbound frames (kind 0: the tag is the adapter key) of known connections go
         # straight to their adapter; everything else takes the general route.
         adapter = adapters.get(tag) if direct else None
-        events = adapter.feed(payload, ts) if adapter is not None else process(ts, tag, payload)
+        if adapter is not None:
+            events = adapter.feed_into(payload, ts, out)
+        else:
+            events = process(ts, tag, payload)
         if events:
-            pending += events
-            if len(pending) >= batch:
-                yield encode_lines(pending)
-                pending = []
-    if pending:
-        yield encode_lines(pending)
+            out += encode_lines(events)
+        if len(out) >= block:
+            yield bytes(out)
+            out.clear()
+    if out:
+        yield bytes(out)
 
 
 def iter_book_lines(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 from adapter_data import EXAMPLES, TS, example
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,7 @@ from test_fuzz import mutate
 from alphapulse_cli.adapters.coinbase import CoinbaseAdapter
 from alphapulse_cli.adapters.times import iso_ns
 from alphapulse_cli.bench.suites.parse import coinbase_traffic
-from alphapulse_cli.derive import Normalizer
+from alphapulse_cli.derive import Normalizer, iter_event_lines
 
 speedups = pytest.importorskip("alphapulse_cli._speedups")
 
@@ -39,10 +40,36 @@ def match(tid: int, price: str = "100.20", size: str = "0.5", side: str = "sell"
     ).encode()
 
 
-def pair() -> tuple[CoinbaseAdapter, CoinbaseAdapter]:
-    fast, slow = CoinbaseAdapter(speedups=True), CoinbaseAdapter(speedups=False)
-    assert fast.speedups and not slow.speedups
-    return fast, slow
+ENCODE = msgspec.json.Encoder().encode_lines
+
+
+class Trio:
+    """The compiled path through feed and through feed_into, and the pure-Python path."""
+
+    def __init__(self) -> None:
+        self.fast, self.into = CoinbaseAdapter(speedups=True), CoinbaseAdapter(speedups=True)
+        self.slow = CoinbaseAdapter(speedups=False)
+        assert self.fast.speedups and not self.slow.speedups
+        self.all = (self.fast, self.into, self.slow)
+
+    def feed(self, frame: bytes, ts: int = TS) -> list[dict]:
+        """Feed all three; the events must agree, and feed_into's JSON lines must be what
+        msgspec makes of them."""
+        want = self.slow.feed(frame, ts)
+        assert self.fast.feed(frame, ts) == want, frame
+        out = bytearray()
+        events = self.into.feed_into(frame, ts, out)
+        if events:
+            out += ENCODE(events)
+        assert bytes(out) == (ENCODE(want) if want else b""), frame
+        return want
+
+    def session(self, obj: dict) -> None:
+        for ad in self.all:
+            ad.feed_session(obj, TS)
+
+    def check_state(self) -> None:
+        assert state(self.fast) == state(self.slow) == state(self.into)
 
 
 def state(ad: CoinbaseAdapter) -> tuple:
@@ -50,31 +77,35 @@ def state(ad: CoinbaseAdapter) -> tuple:
     return books, dict(ad.stats), dict(ad.trade_ids.next), sorted(ad._stale)
 
 
-def same(frames: list[bytes], fast: CoinbaseAdapter, slow: CoinbaseAdapter) -> None:
+def same(frames: list[bytes], trio: Trio) -> None:
     for i, frame in enumerate(frames):
-        assert fast.feed(frame, TS + i) == slow.feed(frame, TS + i), frame
-    assert state(fast) == state(slow)
+        trio.feed(frame, TS + i)
+    trio.check_state()
 
 
 def test_realistic_traffic_gives_identical_events_books_and_counters():
-    fast, slow = pair()
+    trio = Trio()
     frames = coinbase_traffic(20_000, seed=5, levels=300)
-    same(frames, fast, slow)
-    assert fast.stats["book_updates"] > 10_000 and fast.stats["trades"] > 3_000
-    assert fast.stats["malformed"] == 0
+    same(frames, trio)
+    stats = trio.fast.stats
+    assert stats["book_updates"] > 10_000 and stats["trades"] > 3_000 and not stats["malformed"]
 
 
 def test_documented_examples_and_garbage_give_identical_events():
-    fast, slow = pair()
+    trio = Trio()
     frames = [p.read_bytes() for p in sorted(EXAMPLES.glob("coinbase-*.json"))]
     frames.insert(0, example("coinbase-exchange-level2-snapshot.json"))
-    same([*frames, b"", b"{", b"\xff\xfe", b"[1,2]", b'{"type":"l2update"}'], fast, slow)
+    same([*frames, b"", b"{", b"\xff\xfe", b"[1,2]", b'{"type":"l2update"}'], trio)
 
 
 EDGES = [
-    # times the C parser leaves to iso_ns: lowercase, 9 digits, offsets, impossible dates
+    # times: lowercase, 3 to 10 digits, none, offsets, impossible dates
     l2('["buy","100.10","1"]', "2026-01-01t00:00:01.250000z"),
     l2('["buy","100.10","1"]', "2026-01-01T00:00:01.250000123Z"),
+    l2('["buy","100.10","1"]', "2026-01-01T00:00:01.2500001234Z"),
+    l2('["buy","100.10","1"]', "2026-01-01T00:00:01.265Z"),
+    l2('["buy","100.10","1"]', "2026-01-01T00:00:01Z"),
+    l2('["buy","100.10","1"]', "2026-01-01T00:00:01.Z"),
     l2('["buy","100.10","1"]', "2026-01-01T00:00:01.250000+01:00"),
     l2('["buy","100.10","1"]', "2023-02-29T00:00:00.000000Z"),
     l2('["buy","100.10","1"]', "2024-02-29T23:59:59.999999Z"),
@@ -136,29 +167,30 @@ EDGES = [
 
 
 def test_every_edge_the_c_path_hands_back_gives_identical_events():
-    fast, slow = pair()
-    same([SNAP, *EDGES, SNAP, *EDGES], fast, slow)
-    assert fast.stats["malformed"] > 10
+    trio = Trio()
+    same([SNAP, *EDGES, SNAP, *EDGES], trio)
+    assert trio.fast.stats["malformed"] > 10
 
 
 def test_resync_and_reconnect_reach_the_c_path():
-    fast, slow = pair()
-    session = [
-        {"event": "connect", "url": "wss://ws-feed.exchange.coinbase.com"},
-        {"event": "resync", "symbol": "BTC-USD", "reason": "test"},
-        {"event": "disconnect", "reason": "test"},
-    ]
-    for ad in (fast, slow):
-        ad.feed_session(session[0], TS)
-    same([SNAP, l2('["buy","100.10","9"]')], fast, slow)
-    for ad in (fast, slow):
-        ad.feed_session(session[1], TS)
-    same([l2('["buy","100.10","8"]')], fast, slow)  # stale: dropped by both
-    assert fast.stats["book_updates"] == 1
-    same([SNAP, l2('["buy","100.10","7"]')], fast, slow)
-    for ad in (fast, slow):
-        ad.feed_session(session[2], TS)
-    same([l2('["buy","100.10","6"]'), match(700), match(701)], fast, slow)
+    trio = Trio()
+    trio.session({"event": "connect", "url": "wss://ws-feed.exchange.coinbase.com"})
+    same([SNAP, l2('["buy","100.10","9"]')], trio)
+    trio.session({"event": "resync", "symbol": "BTC-USD", "reason": "test"})
+    assert trio.feed(l2('["buy","100.10","8"]')) == []  # stale: dropped by all
+    assert trio.fast.stats["book_updates"] == 1
+    same([SNAP, l2('["buy","100.10","7"]')], trio)
+    trio.session({"event": "disconnect", "reason": "test"})
+    same([l2('["buy","100.10","6"]'), match(700), match(701)], trio)
+
+
+def test_local_times_beyond_64_bits_take_the_dict_path():
+    trio = Trio()
+    same([SNAP], trio)
+    for ts in (2**64 - 1, 2**63, -(2**63) - 1, 0):
+        trio.feed(l2('["buy","100.10","3"]'), ts)
+        trio.feed(match(800 + ts % 7 if ts else 900), ts)
+    trio.check_state()
 
 
 def test_connections_sharing_trade_ids_emit_each_trade_once():
@@ -185,23 +217,40 @@ def test_connections_sharing_trade_ids_emit_each_trade_once():
     st.data(),
 )
 def test_mutated_frames_give_identical_events(frame, data):
-    fast, slow = pair()
-    for ad in (fast, slow):
-        ad.feed(SNAP, TS)
-        ad.feed(match(499), TS)
-    payload = mutate(frame, data)
-    assert fast.feed(payload, TS) == slow.feed(payload, TS)
-    assert state(fast) == state(slow)
+    trio = Trio()
+    trio.feed(SNAP)
+    trio.feed(match(499))
+    trio.feed(mutate(frame, data))
+    trio.check_state()
 
 
-def test_time27_agrees_with_iso_ns():
+def test_rfc3339_ns_agrees_with_iso_ns():
     rnd = random.Random(3)
-    for _ in range(20_000):
+    for _ in range(30_000):
         y = rnd.choice((rnd.randint(1, 9999), rnd.randint(1677, 2262), 1970, 2000, 2100))
         mo, d = rnd.randint(1, 12), rnd.randint(1, 31)
         h, mi, s = rnd.randint(0, 24), rnd.randint(0, 60), rnd.randint(0, 60)
-        text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{rnd.randint(0, 999_999):06d}Z"
-        # Outside 1678-2261 the nanoseconds overflow 64 bits: left to iso_ns.
-        assert speedups.time27(text) == (iso_ns(text) if 1678 <= y <= 2261 else None), text
+        digits = rnd.choice((0, 1, 3, 6, 6, 6, 9, 10))
+        frac = "." + "".join(rnd.choice("0123456789") for _ in range(digits)) if digits else ""
+        text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}Z"
+        # Outside 1678-2261 the nanoseconds overflow 64 bits, and more than 9 digits is
+        # rare: both are left to iso_ns.
+        handled = 1678 <= y <= 2261 and digits < 10
+        assert speedups.rfc3339_ns(text) == (iso_ns(text) if handled else None), text
     for text in ("2026-01-01T00:00:00.000000", "2026-01-01 00:00:00.000000Z", 12, None, ""):
-        assert speedups.time27(text) is None
+        assert speedups.rfc3339_ns(text) is None
+    for text in ("2026-01-01T00:00:00.Z", "2026-01-01T00:00:00,5Z", "2026-01-01T00:00:00.5z"):
+        assert speedups.rfc3339_ns(text) is None
+
+
+def test_event_lines_are_the_same_with_and_without_speedups(monkeypatch):
+    connect = b'{"event":"connect","url":"wss://ws-feed.exchange.coinbase.com"}'
+    frames = coinbase_traffic(3000, seed=9, levels=200) + EDGES
+    recs = [(TS, 0x2001, connect)] + [(TS + i, 0x0001, f) for i, f in enumerate(frames)]
+    fast = b"".join(iter_event_lines(recs))
+    per_message = list(iter_event_lines(recs, batch=1))
+    monkeypatch.setenv("ALPHAPULSE_NO_SPEEDUPS", "1")
+    slow = b"".join(iter_event_lines(recs))
+    assert fast == slow and fast.count(b"\n") > 3000
+    assert b"".join(per_message) == slow
+    assert len(per_message) > 3000  # a block per message that had events

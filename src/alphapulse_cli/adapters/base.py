@@ -94,6 +94,12 @@ class Adapter:
             reason = f"unexpected {type(exc).__name__}: {exc}"
             return [self._malformed(payload, ts_local, reason[:300])]
 
+    def feed_into(self, payload: bytes, ts_local: int, out: bytearray) -> list[Event] | None:
+        """`feed`, for callers that want JSON lines: an adapter may append the frame's
+        events to `out` (exactly as msgspec's encode_lines writes them) and return None,
+        or return the events as `feed` does. This one always returns them."""
+        return self.feed(payload, ts_local)
+
     def feed_outbound(self, payload: bytes, ts_local: int) -> None:
         """What we sent (subscribe, ping); lets an adapter learn the subscription."""
         return None
