@@ -34,7 +34,7 @@ typedef struct {
 
 /* Interned names: attributes read, event keys and values. */
 static PyObject *a_product_id, *a_changes, *a_time, *a_price, *a_size, *a_side, *a_trade_id,
-    *a_cache, *a_bids, *a_asks, *a_sizes, *a_prices, *a_live, *a_add_key;
+    *a_cache, *a_bids, *a_asks, *a_sizes, *a_prices, *a_live, *a_add_key, *a_keys;
 static PyObject *k_type, *k_exchange, *k_symbol, *k_venue_symbol, *k_ts_exchange,
     *k_ts_local, *k_bids, *k_asks, *k_price, *k_size, *k_side, *k_trade_id;
 static PyObject *v_book_update, *v_trade, *v_coinbase, *v_buy, *v_sell, *c_book_updates,
@@ -839,6 +839,129 @@ py_rfc3339_ns(PyObject *module, PyObject *text)
     return PyLong_FromLongLong(ns);
 }
 
+/* ---- book levels as floats (the shm ring) ---------------------------------------------- */
+
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* float(text), exactly. The plain form with at most 15 significant digits and at most 22
+ * decimals is an integer below 2**53 over a power of ten, both exact as doubles, so one
+ * IEEE division rounds correctly (Clinger's fast path); anything else goes to float(). */
+static int
+text_to_double(PyObject *o, double *out)
+{
+    Py_ssize_t n;
+    const char *s = text_of(o, &n);
+    if (s != NULL && n > 0 && n <= 40) {
+        unsigned long long mant = 0;
+        int sig = 0, frac = -1, ok = 1, digits = 0;
+        for (Py_ssize_t i = 0; i < n && ok; i++) {
+            char c = s[i];
+            if (c >= '0' && c <= '9') {
+                digits++;
+                if (frac >= 0)
+                    frac++;
+                if (sig || c != '0') {
+                    sig++;
+                    mant = mant * 10 + (unsigned long long)(c - '0');
+                }
+            }
+            else if (c == '.' && frac < 0)
+                frac = 0;
+            else
+                ok = 0;
+        }
+        if (frac < 0)
+            frac = 0;
+        if (ok && digits && sig <= 15 && frac <= 22) {
+            *out = (double)mant / POW10[frac];
+            return 0;
+        }
+    }
+    PyObject *f = PyFloat_FromString(o);
+    if (f == NULL)
+        return -1;
+    *out = PyFloat_AS_DOUBLE(f);
+    Py_DECREF(f);
+    return 0;
+}
+
+/* book_levels(side, n) -> (price, size, price, size, ...) floats, best first: what
+ * [float(x) for lv in side.top(n) for x in lv] gives, with the same side effect (removed
+ * levels met on the way are dropped from keys, sizes and prices), without the lists. */
+static PyObject *
+py_book_levels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "book_levels(side, n)");
+        return NULL;
+    }
+    Py_ssize_t want = PyLong_AsSsize_t(args[1]);
+    if (want == -1 && PyErr_Occurred())
+        return NULL;
+    if (want > 256) {
+        PyErr_SetString(PyExc_ValueError, "book_levels: at most 256 levels");
+        return NULL;
+    }
+    double vals[512];
+    Py_ssize_t got = 0;
+    PyObject *result = NULL;
+    PyObject *keys = PyObject_GetAttr(args[0], a_keys);
+    PyObject *sizes = PyObject_GetAttr(args[0], a_sizes);
+    PyObject *prices = PyObject_GetAttr(args[0], a_prices);
+    if (keys == NULL || sizes == NULL || prices == NULL)
+        goto done;
+    if (!PyList_Check(keys) || !PyDict_Check(sizes) || !PyDict_Check(prices)) {
+        PyErr_SetString(PyExc_TypeError, "book_levels: not a BookSide");
+        goto done;
+    }
+    Py_ssize_t i = PyList_GET_SIZE(keys);
+    while (i > 0 && got < want) {
+        i--;
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        Py_INCREF(k);
+        PyObject *size = PyDict_GetItemWithError(sizes, k);
+        PyObject *price = size == NULL ? NULL : PyDict_GetItemWithError(prices, k);
+        if (price == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, k);
+            Py_DECREF(k);
+            goto done;
+        }
+        if (size == Py_None) { /* a removed level: drop it for good, as top() does */
+            int e = PyList_SetSlice(keys, i, i + 1, NULL) || PyDict_DelItem(sizes, k) ||
+                    PyDict_DelItem(prices, k);
+            Py_DECREF(k);
+            if (e)
+                goto done;
+            continue;
+        }
+        Py_INCREF(price);
+        Py_INCREF(size);
+        Py_DECREF(k);
+        int e = text_to_double(price, &vals[2 * got]) || text_to_double(size, &vals[2 * got + 1]);
+        Py_DECREF(price);
+        Py_DECREF(size);
+        if (e)
+            goto done;
+        got++;
+    }
+    result = PyTuple_New(2 * got);
+    for (Py_ssize_t j = 0; result != NULL && j < 2 * got; j++) {
+        PyObject *f = PyFloat_FromDouble(vals[j]);
+        if (f == NULL)
+            Py_CLEAR(result);
+        else
+            PyTuple_SET_ITEM(result, j, f);
+    }
+done:
+    Py_XDECREF(keys);
+    Py_XDECREF(sizes);
+    Py_XDECREF(prices);
+    return result;
+}
+
 /* ---- .wslog records ------------------------------------------------------------------- */
 
 static unsigned long long
@@ -900,6 +1023,9 @@ py_split_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyMethodDef module_methods[] = {
+    {"book_levels", (PyCFunction)(void (*)(void))py_book_levels, METH_FASTCALL,
+     "book_levels(side, n) -> the top n levels of a BookSide as floats, price and size "
+     "alternating, best first (what float() makes of side.top(n))."},
     {"split_records", (PyCFunction)(void (*)(void))py_split_records, METH_FASTCALL,
      "split_records(buf, pos, out, stop_ts, tag_limit, max_len) -> pos: the complete "
      "ordinary records from pos, appended to out as (ts, tag, payload)."},
@@ -927,7 +1053,7 @@ intern_all(void)
         {&a_product_id, "product_id"}, {&a_changes, "changes"}, {&a_time, "time"},
         {&a_price, "price"}, {&a_size, "size"}, {&a_side, "side"}, {&a_trade_id, "trade_id"},
         {&a_cache, "_cache"}, {&a_bids, "bids"}, {&a_asks, "asks"}, {&a_sizes, "sizes"},
-        {&a_prices, "prices"}, {&a_live, "live"}, {&a_add_key, "add_key"},
+        {&a_prices, "prices"}, {&a_live, "live"}, {&a_add_key, "add_key"}, {&a_keys, "keys"},
         {&k_type, "type"}, {&k_exchange, "exchange"}, {&k_symbol, "symbol"},
         {&k_venue_symbol, "venue_symbol"}, {&k_ts_exchange, "ts_exchange"},
         {&k_ts_local, "ts_local"}, {&k_bids, "bids"}, {&k_asks, "asks"}, {&k_price, "price"},

@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from alphapulse_cli.adapters.base import Adapter
-from alphapulse_cli.errors import AlphapulseError, UsageError
+from alphapulse_cli.book import BookSide
+from alphapulse_cli.errors import AlphapulseError, DataError, UsageError
 from alphapulse_cli.shm.layout import MAX_LEVELS
 from alphapulse_cli.shm.writer import ShmBookWriter
+
+_book_levels: Callable[[BookSide, int], tuple[float, ...]] | None
+try:  # compiled: a side's top levels straight to floats, no lists (src/.../_speedups.c)
+    from alphapulse_cli._speedups import book_levels as _book_levels
+except ImportError:
+    _book_levels = None
 
 _BOOK_TYPES = frozenset(("book_snapshot", "book_update"))
 _MODE = re.compile(r"(?:0o?)?([0-7]{1,3})")
@@ -161,9 +169,21 @@ class ShmSink:
         if not adapter.book_valid(sym):
             self.invalid += 1
             return
-        bids, asks = adapter.books[sym].top(MAX_LEVELS)
+        book = adapter.books[sym]
         try:
-            self._writer.write_book(ts, adapter.venue, sym, bids, asks)
+            if _book_levels is None:
+                bids, asks = book.top(MAX_LEVELS)
+                self._writer.write_book(ts, adapter.venue, sym, bids, asks)
+            else:
+                try:
+                    b = _book_levels(book.bids, MAX_LEVELS)
+                    a = _book_levels(book.asks, MAX_LEVELS)
+                except ValueError as exc:
+                    raise DataError(
+                        f"{adapter.venue} {sym} at {ts}: book level is not a number ({exc})"
+                    ) from None
+                exchange_id, symbol_id = self._writer.ids(adapter.venue, sym)
+                self._writer.write_levels(ts, exchange_id, symbol_id, b, a)
         except AlphapulseError as exc:
             self.errors += 1
             self.last_error = str(exc)
