@@ -144,6 +144,31 @@ def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | Non
     return "\n".join(lines) + "\n"
 
 
+def environment() -> list[tuple[str, str]]:
+    """The variables the commands read, named from the constants the code reads them by."""
+    from alphapulse_cli import redis_url
+    from alphapulse_cli.adapters import coinbase
+    from alphapulse_cli.collect import credentials
+    from alphapulse_cli.shm import layout
+
+    return [
+        (
+            redis_url.ENV_VAR,
+            f"Redis URL when --redis is not given ({redis_url.DEFAULT_URL} if unset).",
+        ),
+        (layout.DIR_ENV, f"Where shared-memory rings live ({layout.DEFAULT_DIR} if unset)."),
+        (
+            f"{credentials.ENV_KEY}, {credentials.ENV_SECRET}, {credentials.ENV_PASSPHRASE}",
+            "Coinbase API credentials, for the authenticated level2 channel.",
+        ),
+        (
+            coinbase.SPEEDUPS_ENV,
+            "Non-empty: Coinbase frames take the pure-Python path instead of the "
+            "compiled one (same output, slower; for comparing the two).",
+        ),
+    ]
+
+
 def root_page(group: Command) -> str:
     summary, _desc, _ = split_help(group.help or "")
     lines = [
@@ -171,6 +196,9 @@ def root_page(group: Command) -> str:
             esc(s) + f" See alphapulse\\-{esc(name)}(1).",
         ]
     lines += exit_section()
+    lines.append(".SH ENVIRONMENT")
+    for name, text in environment():
+        lines += [".TP", f".B {esc(name)}", esc(text)]
     lines += [
         ".SH SEE ALSO",
         ", ".join(f"alphapulse\\-{esc(n)}(1)" for n in sorted(group.commands)) + ", wslog(5)",
