@@ -116,23 +116,36 @@ def iter_event_lines(
     process = norm.process
     adapters = norm.adapters
     direct = norm.symbols is None
-    # Events are encoded as they come, in order, into one buffer: an adapter's feed_into
-    # may write its lines there itself (the compiled Coinbase path does).
+    # Lines collect in `out`, in order. Event dicts wait in `pending` to be encoded many
+    # per call; an adapter that writes its own lines (the compiled Coinbase path) writes
+    # them into `out` itself, after whatever is pending.
     out = bytearray()
+    pending: list[dict[str, Any]] = []
     block = batch * _EVENT_BYTES if batch > 1 else 1
     for ts, tag, payload in records:
         # Inbound frames (kind 0: the tag is the adapter key) of known connections go
         # straight to their adapter; everything else takes the general route.
         adapter = adapters.get(tag) if direct else None
-        if adapter is not None:
+        events: list[dict[str, Any]] | None
+        if adapter is None:
+            events = process(ts, tag, payload)
+        elif adapter.writes_lines:
+            if pending:
+                out += encode_lines(pending)
+                pending = []
             events = adapter.feed_into(payload, ts, out)
         else:
-            events = process(ts, tag, payload)
+            events = adapter.feed(payload, ts)
         if events:
-            out += encode_lines(events)
+            pending += events
+            if len(pending) >= batch:
+                out += encode_lines(pending)
+                pending = []
         if len(out) >= block:
             yield bytes(out)
             out.clear()
+    if pending:
+        out += encode_lines(pending)
     if out:
         yield bytes(out)
 

@@ -67,6 +67,7 @@ class Adapter:
 
     venue = "none"
     symbol_form = "BASE-QUOTE"  # the venue's own symbol shape, for error messages
+    writes_lines = False  # whether feed_into may write events into its buffer itself
 
     def __init__(self) -> None:
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)

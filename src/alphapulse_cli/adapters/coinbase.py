@@ -75,6 +75,7 @@ class CoinbaseAdapter(Adapter):
             # Instance attribute over the method: the hot path is one C call, no Python frame.
             self.feed = self._fast.feed  # type: ignore[method-assign]
             self.feed_into = self._fast.feed_into  # type: ignore[method-assign]
+            self.writes_lines = True
 
     @property
     def speedups(self) -> bool:
