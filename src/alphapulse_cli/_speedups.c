@@ -32,11 +32,11 @@ typedef struct {
     PyObject *fallback;   /* the pure-Python feed */
 } CoinbaseFast;
 
-/* Interned names: attributes read, event keys and values. */
+/* Interned names: a_ attributes read (bids, asks, price, size, side and trade_id are also
+ * event keys), k_ the other event keys, v_ values, c_ counter names. */
 static PyObject *a_product_id, *a_changes, *a_time, *a_price, *a_size, *a_side, *a_trade_id,
     *a_cache, *a_bids, *a_asks, *a_sizes, *a_prices, *a_live, *a_add_key, *a_keys;
-static PyObject *k_type, *k_exchange, *k_symbol, *k_venue_symbol, *k_ts_exchange,
-    *k_ts_local, *k_bids, *k_asks, *k_price, *k_size, *k_side, *k_trade_id;
+static PyObject *k_type, *k_exchange, *k_symbol, *k_venue_symbol, *k_ts_exchange, *k_ts_local;
 static PyObject *v_book_update, *v_trade, *v_coinbase, *v_buy, *v_sell, *c_book_updates,
     *c_trades, *one;
 static PyObject *t_book_update, *t_trade; /* event templates, see event_from */
@@ -547,8 +547,8 @@ fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *o
         }
         else if (i == n - 1) {
             PyObject *ev = event_from(t_book_update, sym, pid, ts_ex, ts_local);
-            if (ev != NULL && (PyDict_SetItem(ev, k_bids, bids_out) ||
-                               PyDict_SetItem(ev, k_asks, asks_out) ||
+            if (ev != NULL && (PyDict_SetItem(ev, a_bids, bids_out) ||
+                               PyDict_SetItem(ev, a_asks, asks_out) ||
                                bump(self->stats, c_book_updates))) {
                 Py_CLEAR(ev);
             }
@@ -650,9 +650,9 @@ fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *out,
     if (tid_text == NULL)
         goto done;
     PyObject *ev = event_from(t_trade, sym, pid, ts_ex, ts_local);
-    if (ev != NULL && (PyDict_SetItem(ev, k_price, price) || PyDict_SetItem(ev, k_size, size) ||
-                       PyDict_SetItem(ev, k_side, aggressor) ||
-                       PyDict_SetItem(ev, k_trade_id, tid_text))) {
+    if (ev != NULL && (PyDict_SetItem(ev, a_price, price) || PyDict_SetItem(ev, a_size, size) ||
+                       PyDict_SetItem(ev, a_side, aggressor) ||
+                       PyDict_SetItem(ev, a_trade_id, tid_text))) {
         Py_CLEAR(ev);
     }
     result = one_event_list(ev);
@@ -1056,8 +1056,7 @@ intern_all(void)
         {&a_prices, "prices"}, {&a_live, "live"}, {&a_add_key, "add_key"}, {&a_keys, "keys"},
         {&k_type, "type"}, {&k_exchange, "exchange"}, {&k_symbol, "symbol"},
         {&k_venue_symbol, "venue_symbol"}, {&k_ts_exchange, "ts_exchange"},
-        {&k_ts_local, "ts_local"}, {&k_bids, "bids"}, {&k_asks, "asks"}, {&k_price, "price"},
-        {&k_size, "size"}, {&k_side, "side"}, {&k_trade_id, "trade_id"},
+        {&k_ts_local, "ts_local"},
         {&v_book_update, "book_update"}, {&v_trade, "trade"}, {&v_coinbase, "coinbase"},
         {&v_buy, "buy"}, {&v_sell, "sell"}, {&c_book_updates, "book_updates"},
         {&c_trades, "trades"},
@@ -1068,8 +1067,8 @@ intern_all(void)
             return -1;
     }
     one = PyLong_FromLong(1);
-    PyObject *book_tail[] = {k_bids, k_asks};
-    PyObject *trade_tail[] = {k_price, k_size, k_side, k_trade_id};
+    PyObject *book_tail[] = {a_bids, a_asks};
+    PyObject *trade_tail[] = {a_price, a_size, a_side, a_trade_id};
     t_book_update = make_template(v_book_update, book_tail, 2);
     t_trade = make_template(v_trade, trade_tail, 4);
     return one == NULL || t_book_update == NULL || t_trade == NULL ? -1 : 0;
