@@ -146,9 +146,9 @@ def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | Non
 
 def environment() -> list[tuple[str, str]]:
     """The variables the commands read, named from the constants the code reads them by."""
-    from alphapulse_cli import redis_url
     from alphapulse_cli.adapters import coinbase
     from alphapulse_cli.collect import credentials
+    from alphapulse_cli.redis_streams import url as redis_url
     from alphapulse_cli.shm import layout
 
     return [

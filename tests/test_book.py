@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alphapulse_cli.book import L2Book, size_is_zero
+from alphapulse_cli.core.book import L2Book, size_is_zero
 
 
 def test_snapshot_and_top_are_best_first():

@@ -10,7 +10,18 @@ Exception tree::
     │   ├── RingError                        missing shared-memory ring or not a ring
     │   └── VerifyError                      ``compact --verify`` found a mismatch
     ├── UpstreamError               exit 4   exchange or Redis unreachable
+    │   ├── RedisUnavailable                 cannot reach Redis, or the connection broke
+    │   ├── RedisAuthError                   Redis refused our credentials
+    │   └── RedisCommandError                Redis answered a command with an error
     └── ResourceBusyError           exit 1   a lock held by another live process
+
+Signals between library layers, caught where they are raised and never let out of a command
+(if one escapes, it is a bug, and the CLI exits 1)::
+
+    Malformed           a venue frame its protocol does not allow (counted, the frame is kept)
+    RespError           an error reply from Redis, returned in a pipeline's replies
+    Incomplete          a RESP buffer that does not hold a whole reply yet
+    ProtocolError       bytes that are not RESP2
 
 The mapping to exit codes lives in :class:`ExitCode` and :func:`exit_code_for`, and nowhere else.
 Messages are one line: the file, the offset, what was expected and what to do.
@@ -85,8 +96,47 @@ class UpstreamError(AlphapulseError):
     exit_code = ExitCode.UPSTREAM
 
 
+class RedisUnavailable(UpstreamError):
+    """Cannot reach Redis, or the connection broke."""
+
+
+class RedisAuthError(UpstreamError):
+    """Redis refused our credentials."""
+
+
+class RedisCommandError(UpstreamError):
+    """Redis answered a command with an error."""
+
+
 class ResourceBusyError(AlphapulseError):
     """Another live process holds what we need (a ring, a lock)."""
+
+
+class Malformed(Exception):
+    """A frame the protocol does not allow; carries the symbol when one is known."""
+
+    def __init__(self, reason: str, symbol: str | None = None, venue_symbol: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.symbol = symbol
+        self.venue_symbol = venue_symbol
+
+
+class RespError(Exception):
+    """An error reply from Redis (`-ERR ...`, `-WRONGPASS ...`); returned, not raised, by the
+    parsers so that one failed command in a pipeline does not hide the others."""
+
+    @property
+    def code(self) -> str:
+        return str(self).split(" ", 1)[0]
+
+
+class Incomplete(Exception):
+    """The buffer does not hold a whole reply yet."""
+
+
+class ProtocolError(Exception):
+    """Bytes that are not RESP2."""
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:

@@ -8,8 +8,8 @@ import json
 
 from adapter_data import example
 
-from alphapulse_cli import derive
 from alphapulse_cli.adapters.base import STAT_KEYS
+from alphapulse_cli.core import derive
 from conftest import run_cli, spec_log
 
 COINBASE, KRAKEN = 1, 2

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from alphapulse_cli.adapters.symbols import coinbase_symbol, kraken_symbol, to_kraken
-from alphapulse_cli.adapters.times import epoch_text_ns, iso_ns
+from alphapulse_cli.core.times import epoch_text_to_ns, rfc3339_to_ns
 
 BASE = int(dt.datetime(2014, 11, 7, 8, 19, 27, tzinfo=dt.timezone.utc).timestamp()) * 10**9
 
@@ -25,8 +25,8 @@ BASE = int(dt.datetime(2014, 11, 7, 8, 19, 27, tzinfo=dt.timezone.utc).timestamp
     ],
 )
 def test_iso_ns_is_exact(text, ns):
-    assert iso_ns(text) == ns
-    assert iso_ns(text) == ns  # second time from the per-second cache
+    assert rfc3339_to_ns(text) == ns
+    assert rfc3339_to_ns(text) == ns  # second time from the per-second cache
 
 
 @pytest.mark.parametrize(
@@ -42,14 +42,14 @@ def test_iso_ns_is_exact(text, ns):
     ],
 )
 def test_iso_ns_rejects_without_raising(text):
-    assert iso_ns(text) is None
+    assert rfc3339_to_ns(text) is None
 
 
-def test_epoch_text_ns():
-    assert epoch_text_ns("1534614248.123678") == 1_534_614_248_123_678_000
-    assert epoch_text_ns("1534614248") == 1_534_614_248_000_000_000
+def test_epoch_text_to_ns():
+    assert epoch_text_to_ns("1534614248.123678") == 1_534_614_248_123_678_000
+    assert epoch_text_to_ns("1534614248") == 1_534_614_248_000_000_000
     for bad in ("", "x", "1.2.3", "-5.0", "1534614248.1234567890", None, "9" * 50):
-        assert epoch_text_ns(bad) is None
+        assert epoch_text_to_ns(bad) is None
 
 
 def test_symbols():

@@ -191,7 +191,7 @@ def test_parsing_behind_recording_gives_the_events_the_log_replays_to(tmp_path, 
     import io
 
     from alphapulse_cli.collect import connection
-    from alphapulse_cli.derive import iter_event_lines
+    from alphapulse_cli.core.derive import iter_event_lines
     from alphapulse_cli.exchange import Faults
     from alphapulse_cli.wslog.reader import iter_records
 

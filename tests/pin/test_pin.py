@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from alphapulse_cli.affinity import check_cpus, format_cpu_list, parse_cpu_list
 from alphapulse_cli.errors import UsageError
+from alphapulse_cli.pin.affinity import check_cpus, format_cpu_list, parse_cpu_list
 from conftest import run_cli
 
 ALLOWED = sorted(os.sched_getaffinity(0))

@@ -23,7 +23,8 @@ from redis_helpers import (
     wait_for,
 )
 
-from alphapulse_cli.redis_sink import SyncRedisPublisher, live_sink
+from alphapulse_cli.redis_streams.sink import live_sink
+from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
 from conftest import run_cli
 
 redis_server = pytest.fixture(scope="session")(server_fixture)

@@ -6,14 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alphapulse_cli.redis_sink.resp import (
-    Incomplete,
-    ReplyReader,
-    RespError,
-    StreamReplyParser,
-    encode,
-    parse_reply,
-)
+from alphapulse_cli.errors import Incomplete, RespError
+from alphapulse_cli.redis_streams.resp import ReplyReader, StreamReplyParser, encode, parse_reply
 
 
 def bulk(b: bytes) -> bytes:

@@ -276,7 +276,7 @@ def test_group_options_are_checked(redis_server):
 
 
 def test_json_lines_escape_what_needs_it():
-    from alphapulse_cli.tailstream import JsonLines
+    from alphapulse_cli.redis_streams.tail import JsonLines
 
     plain = [("1-0", ["price", "1.5", "side", "buy"]), ("2-0", ["price", "{x}", "side", "é"])]
     tricky = [("3-0", ["note", 'say "hi"\\n', "ctl", "a\nb\tc\x01"])]

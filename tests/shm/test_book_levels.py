@@ -11,8 +11,8 @@ import pytest
 from shm_helpers import ring_fixture
 from shm_record import record_local
 
-from alphapulse_cli import derive, sinks
-from alphapulse_cli.book import L2Book
+from alphapulse_cli.core import derive, sinks
+from alphapulse_cli.core.book import L2Book
 from alphapulse_cli.shm import ShmBookReader
 from alphapulse_cli.shm import sink as sink_mod
 from alphapulse_cli.shm.sink import ShmSink

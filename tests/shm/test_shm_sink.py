@@ -19,7 +19,7 @@ from shm_docstruct import doc_dtypes
 from shm_helpers import ring_fixture
 from shm_record import record_local
 
-from alphapulse_cli import derive, sinks
+from alphapulse_cli.core import derive, sinks
 from alphapulse_cli.errors import ResourceBusyError
 from alphapulse_cli.shm import ShmBookReader
 from alphapulse_cli.shm.layout import ring_path

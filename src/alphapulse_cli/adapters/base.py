@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from alphapulse_cli.adapters.tradeids import TradeIds
-from alphapulse_cli.book import L2Book
+from alphapulse_cli.core.book import L2Book
+from alphapulse_cli.errors import Malformed
 
 STAT_KEYS = (
     "trades",
@@ -38,16 +39,6 @@ STAT_KEYS = (
 )
 Event = dict[str, Any]
 RAW_HEAD = 120
-
-
-class Malformed(Exception):
-    """A frame the protocol does not allow; carries the symbol when one is known."""
-
-    def __init__(self, reason: str, symbol: str | None = None, venue_symbol: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.symbol = symbol
-        self.venue_symbol = venue_symbol
 
 
 def check_utf8(payload: bytes) -> None:

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from alphapulse_cli.adapters import coinbase_msgs as m
-from alphapulse_cli.adapters.base import Adapter, Event, Malformed, check_utf8
+from alphapulse_cli.adapters.base import Adapter, Event, check_utf8
 from alphapulse_cli.adapters.symbols import coinbase_symbol
-from alphapulse_cli.adapters.times import SECONDS as _SECONDS
-from alphapulse_cli.adapters.times import iso_ns
 from alphapulse_cli.adapters.tradeids import TradeIds
-from alphapulse_cli.book import L2Book
+from alphapulse_cli.core.book import L2Book
+from alphapulse_cli.core.times import SECONDS as _SECONDS
+from alphapulse_cli.core.times import rfc3339_to_ns
+from alphapulse_cli.errors import Malformed
 
 if TYPE_CHECKING:
     from alphapulse_cli._speedups import CoinbaseFast
@@ -150,9 +151,9 @@ class CoinbaseAdapter(Adapter):
                 try:
                     ts_ex = _SECONDS[t[:19]] + int(t[20:26]) * 1000
                 except (KeyError, ValueError):
-                    ts_ex = iso_ns(t)
+                    ts_ex = rfc3339_to_ns(t)
             else:
-                ts_ex = iso_ns(t)
+                ts_ex = rfc3339_to_ns(t)
             changes = msg.changes
             bids: list[list[str]]
             asks: list[list[str]]
@@ -246,7 +247,7 @@ class CoinbaseAdapter(Adapter):
             if hb.last_trade_id < 0:
                 return []
             return self._heartbeat_tid(
-                sym, hb.product_id, hb.last_trade_id, iso_ns(hb.time), ts_local
+                sym, hb.product_id, hb.last_trade_id, rfc3339_to_ns(hb.time), ts_local
             )
         if t is m.Error:
             err: m.Error = msg  # type: ignore[assignment]
@@ -296,9 +297,9 @@ class CoinbaseAdapter(Adapter):
             try:
                 ts_ex = _SECONDS[t[:19]] + int(t[20:26]) * 1000
             except (KeyError, ValueError):
-                ts_ex = iso_ns(t)
+                ts_ex = rfc3339_to_ns(t)
         else:
-            ts_ex = iso_ns(t)
+            ts_ex = rfc3339_to_ns(t)
         tid = msg.trade_id
         out: list[Event] = []
         nxt = self.trade_ids.next
@@ -335,7 +336,7 @@ class CoinbaseAdapter(Adapter):
         self._stale.discard(sym)
         self._validity_changed()
         ev = self._event(
-            "book_snapshot", sym, pid, iso_ns(msg.time) if msg.time else None, ts_local
+            "book_snapshot", sym, pid, rfc3339_to_ns(msg.time) if msg.time else None, ts_local
         )
         ev["bids"] = [list(lv) for lv in msg.bids]
         ev["asks"] = [list(lv) for lv in msg.asks]
@@ -348,7 +349,7 @@ class CoinbaseAdapter(Adapter):
             return []
         if not isinstance(events, list):
             raise Malformed(f"{channel} without an events list")
-        ts_msg = iso_ns(obj.get("timestamp"))
+        ts_msg = rfc3339_to_ns(obj.get("timestamp"))
         out: list[Event] = []
         for ev in events:
             if not isinstance(ev, dict):
@@ -439,7 +440,7 @@ class CoinbaseAdapter(Adapter):
                     for k in list(seen)[: _SEEN_LIMIT // 2]:
                         del seen[k]
             self.stats["trades"] += 1
-            trade = self._event("trade", sym, pid, iso_ns(t.get("time")), ts_local)
+            trade = self._event("trade", sym, pid, rfc3339_to_ns(t.get("time")), ts_local)
             trade.update(price=price, size=size, side=_AGGRESSOR[side], trade_id=tid_s)
             out.append(trade)
 

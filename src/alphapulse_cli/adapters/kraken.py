@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from alphapulse_cli.adapters import kraken_v1, kraken_v2
-from alphapulse_cli.adapters.base import Adapter, Event, Malformed, check_utf8
+from alphapulse_cli.adapters.base import Adapter, Event, check_utf8
 from alphapulse_cli.adapters.kraken_checksum import fixed, level_token
 from alphapulse_cli.adapters.kraken_items import (
     MAX_DEPTH,
@@ -31,7 +31,8 @@ from alphapulse_cli.adapters.kraken_items import (
     depth_for,
 )
 from alphapulse_cli.adapters.symbols import kraken_symbol, to_kraken
-from alphapulse_cli.book import L2Book
+from alphapulse_cli.core.book import L2Book
+from alphapulse_cli.errors import Malformed
 
 V2_URL = "wss://ws.kraken.com/v2"
 V1_URL = "wss://ws.kraken.com"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from alphapulse_cli.adapters.base import Malformed
+from alphapulse_cli.errors import Malformed
 
 VALID_DEPTHS = (10, 25, 100, 500, 1000)
 MAX_DEPTH = 100_000  # beyond any venue depth: a bound for numbers read off the wire

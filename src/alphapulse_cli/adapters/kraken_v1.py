@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphapulse_cli.adapters.base import Malformed
 from alphapulse_cli.adapters.kraken_items import (
     MAX_DEPTH,
     BookData,
@@ -20,7 +19,8 @@ from alphapulse_cli.adapters.kraken_items import (
     VenueError,
     is_decimal,
 )
-from alphapulse_cli.adapters.times import epoch_text_ns
+from alphapulse_cli.core.times import epoch_text_to_ns
+from alphapulse_cli.errors import Malformed
 
 _TAKER = {"b": "buy", "s": "sell", "buy": "buy", "sell": "sell"}
 
@@ -72,7 +72,7 @@ def _levels(raw: object, pair: str, key: str, stamps: list[int]) -> list[list[st
         price, volume, stamp = lv[0], lv[1], lv[2]
         if not isinstance(price, str) or not isinstance(volume, str):
             raise Malformed(f"v1 book '{key}' level values are not strings", venue_symbol=pair)
-        ns = epoch_text_ns(stamp)
+        ns = epoch_text_to_ns(stamp)
         if ns is not None:
             stamps.append(ns)
         out.append([price, volume])
@@ -135,5 +135,5 @@ def _trades(raw: object, pair: str) -> list[Item]:
             or side not in _TAKER
         ):
             raise Malformed("v1 trade with a bad price, volume or side", venue_symbol=pair)
-        out.append(TradeData(pair, price, volume, _TAKER[side], None, epoch_text_ns(stamp)))
+        out.append(TradeData(pair, price, volume, _TAKER[side], None, epoch_text_to_ns(stamp)))
     return out

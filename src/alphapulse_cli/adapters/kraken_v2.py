@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphapulse_cli.adapters.base import Malformed
 from alphapulse_cli.adapters.kraken_items import (
     MAX_DEPTH,
     BookData,
@@ -21,7 +20,8 @@ from alphapulse_cli.adapters.kraken_items import (
     is_decimal,
     number_text,
 )
-from alphapulse_cli.adapters.times import iso_ns
+from alphapulse_cli.core.times import rfc3339_to_ns
+from alphapulse_cli.errors import Malformed
 
 
 def parse(obj: dict[str, Any]) -> list[Item]:
@@ -83,7 +83,9 @@ def _book(entry: dict[str, Any], kind: object) -> BookData:
     except Malformed as exc:
         exc.venue_symbol = sym
         raise
-    return BookData(sym, kind == "snapshot", bids, asks, checksum, iso_ns(entry.get("timestamp")))
+    return BookData(
+        sym, kind == "snapshot", bids, asks, checksum, rfc3339_to_ns(entry.get("timestamp"))
+    )
 
 
 def _trade(entry: dict[str, Any], snapshot: bool) -> TradeData:
@@ -100,7 +102,7 @@ def _trade(entry: dict[str, Any], snapshot: bool) -> TradeData:
         raise Malformed("v2 trade with a bad side, price or qty", venue_symbol=sym)
     if tid is not None and (type(tid) is not int or not 0 <= tid < 1 << 63):
         raise Malformed("v2 trade_id is not a non-negative 64-bit integer", venue_symbol=sym)
-    return TradeData(sym, price, qty, side, tid, iso_ns(entry.get("timestamp")), snapshot)
+    return TradeData(sym, price, qty, side, tid, rfc3339_to_ns(entry.get("timestamp")), snapshot)
 
 
 def _instrument(obj: dict[str, Any]) -> list[Item]:

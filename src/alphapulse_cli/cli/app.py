@@ -68,7 +68,7 @@ def _root(
     truncated data, 4 upstream (exchange, Redis) unreachable, 130 interrupted.
     """
     if cpus is not None:
-        from alphapulse_cli.affinity import pin_current_process
+        from alphapulse_cli.pin.affinity import pin_current_process
 
         for warning in pin_current_process(cpus):
             typer.echo(f"alphapulse: warning: {warning}", err=True)

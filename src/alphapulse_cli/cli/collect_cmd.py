@@ -173,7 +173,7 @@ def command(
     if ring is not None:
         sinks.append(ring)
     if redis is not None:
-        from alphapulse_cli.redis_sink import live_sink
+        from alphapulse_cli.redis_streams.sink import live_sink
 
         # Connects in the background: a dead Redis is counted, the capture goes on.
         sinks.append(live_sink(redis, redis_maxlen or None, redis_books))

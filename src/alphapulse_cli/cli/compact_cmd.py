@@ -73,7 +73,7 @@ def command(
     """
     from alphapulse_cli.cli.options import stderr_is_tty
     from alphapulse_cli.compact.run import CompactRequest, Reporter, run_compact
-    from alphapulse_cli.timeparse import parse_duration_ns
+    from alphapulse_cli.core.times import parse_duration_ns
 
     req = CompactRequest(
         data_dir=data_dir,

@@ -96,8 +96,8 @@ def shm_sink(name: str | None, interval: str, mode: str) -> Any:
             verb = "need" if len(given) > 1 else "needs"
             raise UsageError(f"{' and '.join(given)} {verb} --shm NAME")
         return None
+    from alphapulse_cli.core.times import parse_duration_ns
     from alphapulse_cli.shm.sink import ShmSink, parse_mode
-    from alphapulse_cli.timeparse import parse_duration_ns
 
     return ShmSink(name, parse_duration_ns(interval, "--shm-interval"), parse_mode(mode))
 

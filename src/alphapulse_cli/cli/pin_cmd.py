@@ -61,7 +61,7 @@ def command(
 
         alphapulse pin --show 4242
     """
-    from alphapulse_cli import affinity
+    from alphapulse_cli.pin import affinity
 
     argv = list(argv or [])
     if show:

@@ -109,7 +109,7 @@ def command(
 
         alphapulse replay day.wslog.zst --speed 1 --shm orderbook --shm-interval 10ms
     """
-    from alphapulse_cli.replay_run import ReplayRequest, run_replay
+    from alphapulse_cli.replay.run import ReplayRequest, run_replay
 
     check_choice(fmt, FORMATS, "--format")
     check_choice(tail, ("raise", "stop"), "--tail")
@@ -142,7 +142,7 @@ def command(
     if ring is not None:
         req.sinks.append(ring)
     if redis is not None:
-        from alphapulse_cli.redis_sink import replay_sink
+        from alphapulse_cli.redis_streams.sink import replay_sink
 
         # A dead Redis at start exits 4 here, before anything is read.
         req.sinks.append(replay_sink(redis, redis_maxlen or None, redis_books))

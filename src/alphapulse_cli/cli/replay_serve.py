@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from alphapulse_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from alphapulse_cli.replay_run import ReplayRequest
+    from alphapulse_cli.replay.run import ReplayRequest
 
 SERVE_HELP = (
     "Serve the logs' inbound frames as a WebSocket exchange on [HOST:]PORT (0: a free port, "
@@ -33,7 +33,7 @@ def serve_replay(
     others: Mapping[str, object],
 ) -> None:
     """`others`: option name -> value of the options that do not apply (None/False: unset)."""
-    from alphapulse_cli.serve import ServeRequest, parse_address, run_serve
+    from alphapulse_cli.replay.serve import ServeRequest, parse_address, run_serve
     from alphapulse_cli.wslog.reader import expand_inputs
 
     if output is not None:

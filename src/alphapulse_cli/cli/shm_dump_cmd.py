@@ -221,8 +221,10 @@ def _table(e: Any, depth: int) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(e.ts_ns // 1_000_000_000))
-    title = f"{e.exchange} {e.symbol}  seq {e.sequence}  {stamp}.{e.ts_ns % 1_000_000_000:09d}Z"
+    from alphapulse_cli.core.times import ns_to_rfc3339
+
+    stamp = ns_to_rfc3339(e.ts_ns, 9)
+    title = f"{e.exchange} {e.symbol}  seq {e.sequence}  {stamp}"
     t = Table(box=None, pad_edge=False)
     for col, style in (
         ("bid size", "green"),

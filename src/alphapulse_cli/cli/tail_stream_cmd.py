@@ -80,9 +80,10 @@ def command(
 
         alphapulse tail-stream trades:coinbase:BTC-USD --fmt '{ts} {symbol} {side} {volume}@{price}'
     """
-    from alphapulse_cli.redis_sink.conn import RedisUnavailable, with_hint
-    from alphapulse_cli.redis_url import parse_url, resolve_url
-    from alphapulse_cli.tailstream import JsonLines, Tailer, TailOptions, Template
+    from alphapulse_cli.errors import RedisUnavailable
+    from alphapulse_cli.redis_streams.conn import with_hint
+    from alphapulse_cli.redis_streams.tail import JsonLines, Tailer, TailOptions, Template
+    from alphapulse_cli.redis_streams.url import parse_url, resolve_url
 
     target = parse_url(resolve_url(redis))
     opts = TailOptions(
@@ -161,7 +162,7 @@ class _Board:
     def render(self) -> Any:
         from rich.table import Table
 
-        from alphapulse_cli.tailstream import iso_us
+        from alphapulse_cli.core.times import us_text_to_rfc3339
 
         with self.lock:
             rows = sorted(self.rows.items())
@@ -184,7 +185,7 @@ class _Board:
                 f"{n:,}",
                 f"{n / elapsed:,.0f}",
                 eid,
-                iso_us(f.get("timestamp", "")),
+                us_text_to_rfc3339(f.get("timestamp", "")),
                 f.get("side", ""),
                 f.get("price", f.get("bid_price", "")),
                 f.get("volume", f.get("ask_price", "")),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from alphapulse_cli.adapters.base import Adapter
 from alphapulse_cli.collect.credentials import AUTH_CHANNELS, CoinbaseCredentials
-from alphapulse_cli.derive import normalize_symbol
+from alphapulse_cli.core.derive import normalize_symbol
 from alphapulse_cli.errors import UsageError
 from alphapulse_cli.venues_table import venue_id
 

@@ -38,8 +38,8 @@ from alphapulse_cli.collect.counters import Counters
 from alphapulse_cli.collect.credentials import redact
 from alphapulse_cli.collect.output import LogOutput
 from alphapulse_cli.collect.status import Reporter
+from alphapulse_cli.core.sinks import EventSink
 from alphapulse_cli.errors import AlphapulseError, UpstreamError
-from alphapulse_cli.sinks import EventSink
 from alphapulse_cli.wslog.format import Kind, make_tag
 
 CLOSE_TIMEOUT = 0.5  # our close handshake on stop: what the venue sent before it is kept

@@ -24,7 +24,7 @@ from alphapulse_cli.collect.connection import Connection
 from alphapulse_cli.collect.counters import Counters
 from alphapulse_cli.collect.output import LogOutput
 from alphapulse_cli.collect.status import JsonLinesReporter, Reporter, StatusBoard
-from alphapulse_cli.sinks import EventSink, close_all
+from alphapulse_cli.core.sinks import EventSink, close_all
 
 TICK_S = 0.5
 SINK_TICK_S = 0.05

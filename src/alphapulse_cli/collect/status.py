@@ -9,7 +9,6 @@ view lives with the command (it uses rich, which library modules do not import).
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from typing import Any, Protocol, TextIO
 
 from alphapulse_cli.adapters.base import Adapter
 from alphapulse_cli.collect.counters import Counters
+from alphapulse_cli.core.times import ns_to_rfc3339
 
 LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3}
 BURST = 20  # lines of one kind per window before the rest are summed up
@@ -34,8 +34,7 @@ class Reporter(Protocol):
 
 
 def iso_now() -> str:
-    t = _dt.datetime.now(_dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return ns_to_rfc3339(time.time_ns(), 3)
 
 
 class JsonLinesReporter:

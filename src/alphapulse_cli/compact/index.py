@@ -60,7 +60,7 @@ def save(data_dir: Path, files: dict[str, dict[str, Any]]) -> None:
 def profile(source: Path, on_events: EventHook | None = None) -> dict[str, Any]:
     """Read every complete record of a log (plain or zstd): times, kinds, venues, symbols and
     the adapters' integrity counters; hand each message's events to `on_events`."""
-    from alphapulse_cli.derive import Normalizer
+    from alphapulse_cli.core.derive import Normalizer
 
     norm = Normalizer()
     process = norm.process

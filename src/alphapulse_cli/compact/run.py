@@ -171,7 +171,7 @@ class _Run:
         sha: str,
         lake_info: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        from alphapulse_cli.timeparse import iso_ns
+        from alphapulse_cli.core.times import ns_to_rfc3339
 
         entry = {
             **prof,
@@ -180,7 +180,7 @@ class _Run:
             "sha256": sha,
             "cut": None,
             "level": self.req.level,
-            "compacted_at": iso_ns(time.time_ns()),
+            "compacted_at": ns_to_rfc3339(time.time_ns()),
         }
         if lake_info is not None:
             entry["lake"] = lake_info

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from alphapulse_cli.core.times import ns_to_rfc3339
 from alphapulse_cli.exchange.market import ASK, BID, BUY, Book, Trade
 from alphapulse_cli.exchange.session import Session, dumps
-from alphapulse_cli.exchange.wire import iso_us
 
 AUTH_FIELDS = ("signature", "key", "passphrase", "timestamp")
 ALIASES = {"level2_50": "level2_batch"}
@@ -187,7 +187,7 @@ class CoinbaseSession(Session):
 
     def _match(self, book: Book, t: Trade, kind: str = "match") -> None:
         maker_side = "sell" if t.taker == BUY else "buy"
-        time_txt = self.market.iso if t.ts_ns == self.market.now_ns else iso_us(t.ts_ns)
+        time_txt = self.market.iso if t.ts_ns == self.market.now_ns else ns_to_rfc3339(t.ts_ns)
         self.emit(
             f'{{"type":"{kind}","trade_id":{t.trade_id},"maker_order_id":"{t.maker_order}",'
             f'"taker_order_id":"{t.taker_order}","side":"{maker_side}","size":"{book.qtxt(t.lots)}",'
@@ -208,7 +208,7 @@ class CoinbaseSession(Session):
             f'"high_24h":"{pt(book.high_24h)}","volume_30d":"{qt(book.volume_24h * 30)}",'
             f'"best_bid":"{pt(bid[0])}","best_bid_size":"{qt(bid[1])}",'
             f'"best_ask":"{pt(ask[0])}","best_ask_size":"{qt(ask[1])}",'
-            f'"side":"{"buy" if t.taker == BUY else "sell"}","time":"{iso_us(t.ts_ns)}",'
+            f'"side":"{"buy" if t.taker == BUY else "sell"}","time":"{ns_to_rfc3339(t.ts_ns)}",'
             f'"trade_id":{t.trade_id},"last_size":"{qt(t.lots)}"}}'.encode(),
             "ticker",
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alphapulse_cli.core.times import ns_to_epoch_text
 from alphapulse_cli.exchange.kraken_books import (
     DEPTHS,
     REPUBLISH,
@@ -20,7 +21,6 @@ from alphapulse_cli.exchange.kraken_books import (
 )
 from alphapulse_cli.exchange.market import ASK, BID, BUY, Book, Trade
 from alphapulse_cli.exchange.session import dumps
-from alphapulse_cli.exchange.wire import epoch_us
 
 VERSION = "1.9.5"
 
@@ -163,7 +163,7 @@ class KrakenV1Session(KrakenSession):
             since = book.since[side]
             parts.append(
                 ",".join(
-                    f'["{pt(p)}","{qt(q)}","{epoch_us(since.get(p, book.now_ns))}"]'
+                    f'["{pt(p)}","{qt(q)}","{ns_to_epoch_text(since.get(p, book.now_ns))}"]'
                     for p, q in book.top(side, sub.depth)
                 )
             )
@@ -183,7 +183,7 @@ class KrakenV1Session(KrakenSession):
             if flag == TRUNCATED:
                 continue
             if flag == REPUBLISH:
-                since = epoch_us(book.since[side].get(price, book.now_ns))
+                since = ns_to_epoch_text(book.since[side].get(price, book.now_ns))
                 level = f'["{pt(price)}","{qt(lots)}","{since}","r"]'
             else:
                 level = f'["{pt(price)}","{qt(lots)}","{now}"]'
@@ -202,7 +202,7 @@ class KrakenV1Session(KrakenSession):
     def send_trades(self, book: Book, wire: tuple[str, int], trades: list[Trade]) -> None:
         pt, qt = book.p1txt, book.qtxt
         items = ",".join(
-            f'["{pt(t.price)}","{qt(t.lots)}","{epoch_us(t.ts_ns)}",'
+            f'["{pt(t.price)}","{qt(t.lots)}","{ns_to_epoch_text(t.ts_ns)}",'
             f'"{"b" if t.taker == BUY else "s"}","{"m" if t.ord_type == "market" else "l"}",""]'
             for t in trades
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from alphapulse_cli.core.times import ns_to_rfc3339
 from alphapulse_cli.exchange.kraken_books import (
     DEPTHS,
     TRUNCATED,
@@ -20,7 +21,6 @@ from alphapulse_cli.exchange.kraken_books import (
 )
 from alphapulse_cli.exchange.market import ASK, BID, BUY, Book, Trade
 from alphapulse_cli.exchange.session import dumps
-from alphapulse_cli.exchange.wire import iso_us
 
 API_VERSION = "2.0.10"
 
@@ -49,7 +49,7 @@ class KrakenV2Session(KrakenSession):
     # ---- client messages
     def receive(self, data: str | bytes, now_ns: int) -> None:
         self.last_in_ns = now_ns
-        time_in = iso_us(now_ns)
+        time_in = ns_to_rfc3339(now_ns)
         msg = self.parse(data)
         if not isinstance(msg, dict):
             self._reply(None, None, time_in, error="Malformed request")
@@ -93,7 +93,7 @@ class KrakenV2Session(KrakenSession):
             obj["result"] = result or {}
             obj["success"] = True
         obj["time_in"] = time_in
-        obj["time_out"] = iso_us(time.time_ns())
+        obj["time_out"] = ns_to_rfc3339(time.time_ns())
         kind = "pong" if plain else ("error" if error else "ack")
         self.emit(dumps(obj, sort_keys=True), kind)
 
@@ -214,7 +214,7 @@ class KrakenV2Session(KrakenSession):
         items = ",".join(
             f'{{"symbol":"{book.symbol}","side":"{"buy" if t.taker == BUY else "sell"}",'
             f'"price":{pt(t.price)},"qty":{qt(t.lots)},"ord_type":"{t.ord_type}",'
-            f'"trade_id":{t.trade_id},"timestamp":"{iso_us(t.ts_ns)}"}}'
+            f'"trade_id":{t.trade_id},"timestamp":"{ns_to_rfc3339(t.ts_ns)}"}}'
             for t in trades
         )
         self.emit(

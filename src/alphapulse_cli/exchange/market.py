@@ -19,8 +19,9 @@ from bisect import bisect_left
 from collections import deque
 from typing import Any, Protocol
 
+from alphapulse_cli.core.times import ns_to_epoch_text, ns_to_rfc3339
 from alphapulse_cli.exchange.instruments import Instrument
-from alphapulse_cli.exchange.wire import epoch_us, fixed, iso_us, uuid_text
+from alphapulse_cli.exchange.wire import fixed, uuid_text
 
 BID, ASK = 0, 1
 INSERT, UPDATE, DELETE = 0, 1, 2
@@ -244,13 +245,13 @@ class Market:
     @property
     def iso(self) -> str:
         if self._iso[0] != self.now_ns:
-            self._iso = (self.now_ns, iso_us(self.now_ns))
+            self._iso = (self.now_ns, ns_to_rfc3339(self.now_ns))
         return self._iso[1]
 
     @property
     def epoch(self) -> str:
         if self._epoch[0] != self.now_ns:
-            self._epoch = (self.now_ns, epoch_us(self.now_ns))
+            self._epoch = (self.now_ns, ns_to_epoch_text(self.now_ns))
         return self._epoch[1]
 
     # ---- listeners

@@ -1,8 +1,7 @@
-"""Number and time text as the venues print them, made from integers (no float round trips)."""
+"""Number text as the venues print it, made from integers (no float round trips); times are
+in core.times."""
 
 from __future__ import annotations
-
-import time
 
 
 def fixed(units: int, places: int) -> str:
@@ -11,18 +10,6 @@ def fixed(units: int, places: int) -> str:
         return str(units)
     q, r = divmod(units, 10**places)
     return f"{q}.{r:0{places}d}"
-
-
-def iso_us(ns: int) -> str:
-    """RFC 3339 UTC with microseconds, as Coinbase and Kraken v2 print times."""
-    sec, rem = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{rem // 1000:06d}Z"
-
-
-def epoch_us(ns: int) -> str:
-    """Epoch seconds with six decimals, as Kraken v1 prints times: '1534614248.123678'."""
-    sec, rem = divmod(ns, 1_000_000_000)
-    return f"{sec}.{rem // 1000:06d}"
 
 
 def uuid_text(bits: int) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alphapulse_cli.adapters.base import Adapter
-from alphapulse_cli.book import BookSide
+from alphapulse_cli.core.book import BookSide
 from alphapulse_cli.errors import AlphapulseError, DataError, UsageError
 from alphapulse_cli.shm.layout import MAX_LEVELS
 from alphapulse_cli.shm.writer import ShmBookWriter

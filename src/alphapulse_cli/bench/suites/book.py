@@ -7,7 +7,7 @@ import random
 import time
 
 from alphapulse_cli.bench.core import BenchContext, Result, percentile
-from alphapulse_cli.book import L2Book
+from alphapulse_cli.core.book import L2Book
 
 LEVELS = 25_000  # per side
 MID = 6_700_000  # cents

@@ -223,7 +223,7 @@ def suite(ctx: BenchContext) -> list[Result]:
 def _events_end_to_end(ctx: BenchContext) -> list[Result]:
     """`alphapulse replay LOG --format events > /dev/null` with start-up taken off, and the
     same log read and derived in-process (reader + derive.iter_event_lines, no output)."""
-    from alphapulse_cli.derive import iter_event_lines
+    from alphapulse_cli.core.derive import iter_event_lines
     from alphapulse_cli.wslog.format import Kind, make_tag
     from alphapulse_cli.wslog.reader import iter_records
     from alphapulse_cli.wslog.writer import WslogWriter

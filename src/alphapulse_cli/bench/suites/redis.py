@@ -31,9 +31,9 @@ from typing import Any
 
 from alphapulse_cli.bench.core import BenchContext, Result, scratch_dir
 from alphapulse_cli.errors import AlphapulseError
-from alphapulse_cli.redis_sink.conn import SyncConnection
-from alphapulse_cli.redis_sink.sync import SyncRedisPublisher
-from alphapulse_cli.redis_url import parse_url
+from alphapulse_cli.redis_streams.conn import SyncConnection
+from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
+from alphapulse_cli.redis_streams.url import parse_url
 
 KEY = "trades:bench:BTC-USD"
 REF_KEY = "bench:redis-benchmark"
@@ -160,7 +160,7 @@ def suite(ctx: BenchContext) -> list[Result]:
     """Publisher and tail-stream (group, acks) entries/s against redis-benchmark XADD -P 64."""
     n = ctx.scale(200_000)
     events = _trades(n)
-    from alphapulse_cli.redis_sink.entries import trade_fields
+    from alphapulse_cli.redis_streams.entries import trade_fields
 
     fields = trade_fields(events[0])
     ref, pub, tail = [], [], []

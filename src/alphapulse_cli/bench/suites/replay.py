@@ -10,7 +10,7 @@ import time
 
 from alphapulse_cli.bench.core import BenchContext, Result, scratch_dir
 from alphapulse_cli.bench.suites.traffic import T0, coinbase_frames, write_log
-from alphapulse_cli.replay import merge, open_inputs, pace
+from alphapulse_cli.replay.merge import merge, open_inputs, pace
 
 
 def merge_suite(ctx: BenchContext) -> list[Result]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from alphapulse_cli.bench.core import BenchContext, Result, scratch_dir
 from alphapulse_cli.bench.suites.traffic import coinbase_frames, write_log
-from alphapulse_cli.serve_feed import frame_header
+from alphapulse_cli.replay.serve_feed import frame_header
 
 _FIRST = b"\x81\x82" + b"\x00\x00\x00\x00" + b"{}"  # a masked (zero key) text frame "{}"
 

@@ -24,7 +24,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from alphapulse_cli.redis_sink.resp import encode
+from alphapulse_cli.redis_streams.resp import encode
 
 TRADE_FIELDS = ("timestamp", "price", "volume", "side", "trade_id", "received")
 BOOK_FIELDS = (

@@ -6,8 +6,10 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from alphapulse_cli.core.sinks import EventSink
+from alphapulse_cli.core.times import parse_time_ns
 from alphapulse_cli.errors import UsageError
-from alphapulse_cli.replay import (
+from alphapulse_cli.replay.merge import (
     KIND_VALUES,
     BlockWriter,
     OutputStats,
@@ -21,8 +23,6 @@ from alphapulse_cli.replay import (
     take,
     wslog_blocks,
 )
-from alphapulse_cli.sinks import EventSink
-from alphapulse_cli.timeparse import parse_time_ns
 from alphapulse_cli.venues_table import venue_id
 from alphapulse_cli.wslog.reader import ReadStats, Record, expand_inputs
 
@@ -161,7 +161,7 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
     normalizer = None
     try:
         if req.sinks:
-            from alphapulse_cli import derive, sinks
+            from alphapulse_cli.core import derive, sinks
 
             normalizer = derive.Normalizer(set(req.symbols) if req.symbols else None)
             try:
@@ -175,7 +175,7 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
             for line in jsonl_lines(records):
                 out.add(line)
         else:
-            from alphapulse_cli import derive
+            from alphapulse_cli.core import derive
 
             normalizer = derive.Normalizer(set(req.symbols) if req.symbols else None)
             if req.fmt == "events":

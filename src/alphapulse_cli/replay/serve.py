@@ -31,8 +31,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.errors import AlphapulseError, UpstreamError, UsageError
-from alphapulse_cli.replay import Selection, merge, open_inputs, select
-from alphapulse_cli.serve_feed import Batch, End, Feed, Gate
+from alphapulse_cli.replay.merge import Selection, merge, open_inputs, select
+from alphapulse_cli.replay.serve_feed import Batch, End, Feed, Gate
 from alphapulse_cli.venues_table import VENUE_IDS, venue_name
 from alphapulse_cli.wslog.reader import ReadStats, Record
 
@@ -45,7 +45,7 @@ WRITE_LIMIT = 1 << 21
 CLOSE_TIMEOUT_S = 5.0
 _KRAKEN = VENUE_IDS["kraken"]
 
-_quiet = logging.getLogger("alphapulse_cli.serve.websockets")
+_quiet = logging.getLogger("alphapulse_cli.replay.serve.websockets")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
@@ -107,12 +107,12 @@ def kraken_pong(message: str | bytes, now_ns: int) -> str | None:
         return None
     pong: dict[str, Any]
     if obj.get("method") == "ping":
-        from alphapulse_cli.exchange.wire import iso_us
+        from alphapulse_cli.core.times import ns_to_rfc3339
 
         pong = {"method": "pong"}
         if "req_id" in obj:
             pong["req_id"] = obj["req_id"]
-        pong["time_in"] = pong["time_out"] = iso_us(now_ns)
+        pong["time_in"] = pong["time_out"] = ns_to_rfc3339(now_ns)
     elif obj.get("event") == "ping":
         pong = {"event": "pong"}
         if "reqid" in obj:

@@ -28,11 +28,10 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from alphapulse_cli.errors import AlphapulseError
-from alphapulse_cli.redis_sink.conn import AsyncConnection, RedisAuthError
-from alphapulse_cli.redis_sink.entries import Encoder, Level
-from alphapulse_cli.redis_sink.resp import RespError
-from alphapulse_cli.redis_url import parse_url, resolve_url
+from alphapulse_cli.errors import AlphapulseError, RedisAuthError, RespError
+from alphapulse_cli.redis_streams.conn import AsyncConnection
+from alphapulse_cli.redis_streams.entries import Encoder, Level
+from alphapulse_cli.redis_streams.url import parse_url, resolve_url
 
 log = logging.getLogger("alphapulse.redis")
 

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from alphapulse_cli.errors import UsageError
-from alphapulse_cli.redis_sink.conn import RedisCommandError, RedisUnavailable, SyncConnection
-from alphapulse_cli.redis_sink.resp import Entry, RespError, StreamReplyParser, encode
-from alphapulse_cli.redis_url import RedisTarget
-from alphapulse_cli.timeparse import parse_time_ns
+from alphapulse_cli.core.times import parse_time_ns, us_text_to_rfc3339
+from alphapulse_cli.errors import RedisCommandError, RedisUnavailable, RespError, UsageError
+from alphapulse_cli.redis_streams.conn import SyncConnection
+from alphapulse_cli.redis_streams.resp import Entry, StreamReplyParser, encode
+from alphapulse_cli.redis_streams.url import RedisTarget
 
 _GLOB = re.compile(r"[*?\[]")
 _ID = re.compile(r"^\d+-\d+$")
@@ -451,18 +451,6 @@ def stream_parts(key: str) -> tuple[str, str]:
     return "", ""
 
 
-def iso_us(text: str) -> str:
-    """Unix epoch microseconds (as text) -> ISO 8601 UTC; the text itself if not a number."""
-    try:
-        us = int(text)
-    except ValueError:
-        return text
-    import datetime as dt
-
-    t = dt.datetime.fromtimestamp(us // 1_000_000, tz=dt.timezone.utc)
-    return f"{t:%Y-%m-%dT%H:%M:%S}.{us % 1_000_000:06d}Z"
-
-
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
@@ -563,7 +551,7 @@ class Template:
             d.update(zip(vals[::2], vals[1::2], strict=False))
             d["id"] = eid
             if self._need_ts:
-                d["ts"] = iso_us(d.get("timestamp", ""))
+                d["ts"] = us_text_to_rfc3339(d.get("timestamp", ""))
             try:
                 out.append(fmt.format_map(d))
             except (ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:

@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from alphapulse_cli.redis_sink.entries import Level
-from alphapulse_cli.redis_sink.publisher import RedisPublisher
+from alphapulse_cli.redis_streams.entries import Level
+from alphapulse_cli.redis_streams.publisher import RedisPublisher
 
 
 class SyncRedisPublisher:

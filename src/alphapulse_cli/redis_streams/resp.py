@@ -10,28 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Union
 
+from alphapulse_cli.errors import Incomplete, ProtocolError, RespError
+
 CRLF = b"\r\n"
 
 # "$<n>" header -> n, for the lengths that fields and values usually have.
 _HDR_LEN_B = {b"$%d" % n: n for n in range(1024)}
 _HDR_LEN_S = {f"${n}": n for n in range(1024)}
-
-
-class RespError(Exception):
-    """An error reply from Redis (`-ERR ...`, `-WRONGPASS ...`); returned, not raised, by the
-    parsers so that one failed command in a pipeline does not hide the others."""
-
-    @property
-    def code(self) -> str:
-        return str(self).split(" ", 1)[0]
-
-
-class Incomplete(Exception):
-    """The buffer does not hold a whole reply yet."""
-
-
-class ProtocolError(Exception):
-    """Bytes that are not RESP2."""
 
 
 Reply = Union[bytes, int, None, list[Any], RespError]

@@ -10,30 +10,18 @@ import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from alphapulse_cli.errors import UpstreamError
-from alphapulse_cli.redis_sink.resp import (
+from alphapulse_cli.errors import (
     Incomplete,
-    ReplyReader,
+    RedisAuthError,
+    RedisCommandError,
+    RedisUnavailable,
     RespError,
-    StreamReplyParser,
-    encode,
 )
-from alphapulse_cli.redis_url import RedisTarget
+from alphapulse_cli.redis_streams.resp import ReplyReader, StreamReplyParser, encode
+from alphapulse_cli.redis_streams.url import RedisTarget
 
 READ_SIZE = 1 << 20
 T = TypeVar("T")
-
-
-class RedisUnavailable(UpstreamError):
-    """Cannot reach Redis, or the connection broke."""
-
-
-class RedisAuthError(UpstreamError):
-    """Redis refused our credentials."""
-
-
-class RedisCommandError(UpstreamError):
-    """Redis answered a command with an error."""
 
 
 def _where(target: RedisTarget) -> str:

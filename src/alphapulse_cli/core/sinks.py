@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from alphapulse_cli.adapters.base import Adapter
-from alphapulse_cli.derive import Normalizer, Record
+from alphapulse_cli.core.derive import Normalizer, Record
 
 
 class EventSink(Protocol):

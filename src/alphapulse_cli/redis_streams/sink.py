@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from alphapulse_cli.adapters.base import Adapter
-from alphapulse_cli.redis_sink.conn import RedisUnavailable, SyncConnection, with_hint
-from alphapulse_cli.redis_sink.publisher import DEFAULT_MAXLEN, DEFAULT_QUEUE_LIMIT
-from alphapulse_cli.redis_sink.sync import SyncRedisPublisher
-from alphapulse_cli.redis_url import parse_url, resolve_url
+from alphapulse_cli.errors import RedisUnavailable
+from alphapulse_cli.redis_streams.conn import SyncConnection, with_hint
+from alphapulse_cli.redis_streams.publisher import DEFAULT_MAXLEN, DEFAULT_QUEUE_LIMIT
+from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
+from alphapulse_cli.redis_streams.url import parse_url, resolve_url
 
 DEFAULT_BOOK_DEPTH = 10
 _BOOK_TYPES = frozenset(("book_snapshot", "book_update"))

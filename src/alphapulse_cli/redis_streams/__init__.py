@@ -1,0 +1,15 @@
+"""Redis Streams: publishing normalized market data, and following streams, over a small RESP
+client of our own.
+
+Named ``redis_streams`` so that it can never shadow the ``redis`` package (redis-py). The
+package's import is empty, so a command pays only for the modules it uses:
+
+    url         Redis URLs: the default chain, parsing, passwords masked in every message
+    resp        RESP2 without I/O: command encoding, reply parsing (and a fast stream reader)
+    conn        connections over TCP, TLS or a Unix socket, blocking and asyncio
+    entries     stream keys, entry fields, XADD commands as RESP bytes
+    publisher   RedisPublisher (asyncio, for ``collect``): a bounded queue, one pipeline
+    sync        SyncRedisPublisher: the publisher on its own loop in a thread (``replay``)
+    sink        the EventSinks: ``replay_sink`` (waits for room), ``live_sink`` (drops oldest)
+    tail        Tailer: discovery by pattern, plain reads or consumer groups, acks
+"""
