@@ -1,4 +1,4 @@
-"""Venue ids as stored in bits 0-7 of a .wslog record's exchange_id (DESIGN section 3).
+"""Venue ids as stored in bits 0-7 of a .wslog record's exchange_id (docs/architecture.md §4).
 
 This table is the only place the ids are defined; the wslog(5) man page is generated from it.
 """

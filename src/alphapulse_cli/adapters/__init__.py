@@ -1,4 +1,4 @@
-"""Sans-I/O venue adapters: raw frame bytes in, normalized events out (DESIGN sections 2, 5).
+"""Sans-I/O venue adapters: raw frame bytes in, normalized events out (docs/architecture.md §2, §5).
 
     adapter = make_adapter("kraken")
     adapter.feed_session({"event": "connect", "url": "wss://ws.kraken.com/v2"}, ts)

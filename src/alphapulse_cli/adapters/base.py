@@ -1,5 +1,5 @@
 """What every venue adapter shares: counters, books and their validity, the outbox, the
-normalized event shapes (DESIGN section 5) and trade-id continuity.
+normalized event shapes (docs/architecture.md §5) and trade-id continuity.
 
 An adapter is sans-I/O: `feed(frame bytes, receive ns)` returns events and never raises;
 what it wants sent (a resubscribe after a checksum mismatch or a trade gap, pings) waits in

@@ -1,4 +1,4 @@
-"""Live capture: one venue's WebSocket feed into the .wslog, raw first (DESIGN section 2).
+"""Live capture: one venue's WebSocket feed into the .wslog, raw first (docs/architecture.md §2).
 
     from alphapulse_cli.collect import CollectConfig, run_collect
     summary = run_collect(CollectConfig("kraken", ["BTC-USD"], output="data"), sinks=[...])

@@ -1,4 +1,4 @@
-"""The .wslog binary format, version 1 (DESIGN section 3); see wslog(5).
+"""The .wslog binary format, version 1 (docs/architecture.md §3); see wslog(5).
 
 Little-endian. A stream is a 16-byte preamble followed by records; a preamble may appear again
 at any record boundary, so concatenated files form a valid stream.
