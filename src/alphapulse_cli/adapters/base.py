@@ -134,6 +134,11 @@ class Adapter:
     def book_valid(self, symbol: str) -> bool:
         return symbol in self.books and symbol not in self._stale
 
+    def book_depth(self, symbol: str) -> int | None:
+        """The depth a venue truncates `symbol`'s book to after each message (None: the venue
+        sends the whole book), so a reader rebuilding the book from its levels can do the same."""
+        return None
+
     def default_url(self, protocol: str | None = None) -> str:
         raise NotImplementedError
 

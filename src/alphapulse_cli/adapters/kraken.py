@@ -68,6 +68,7 @@ class KrakenAdapter(Adapter):
         self._depth_req: dict[str, int] = {}  # from our subscribes; "*" = every symbol
         self._depth_ack: dict[str, int] = {}
         self._depth_seen: dict[str, int] = {}  # raised when a snapshot is deeper
+        self._depth_used: dict[str, int] = {}  # symbol -> the depth its book was cut to
         # checksum tokens per symbol: (precision, price text -> token, qty text -> token)
         self._tokens: dict[str, tuple[tuple[int, int] | None, dict[str, str], dict[str, str]]] = {}
         self._req_id = 0
@@ -200,6 +201,9 @@ class KrakenAdapter(Adapter):
                 del self.venue_errors[:-20]
         return out
 
+    def book_depth(self, symbol: str) -> int | None:
+        return self._depth_used.get(symbol)
+
     def _depth(self, vs: str) -> int:
         return (
             self._depth_seen.get(vs)
@@ -237,7 +241,8 @@ class KrakenAdapter(Adapter):
                 kind = "book_update"
         except ValueError as exc:
             raise Malformed(f"bad level: {exc}", sym, vs) from None
-        book.truncate(d.depth or self._depth(vs))
+        depth = self._depth_used[sym] = d.depth or self._depth(vs)
+        book.truncate(depth)
         ev = self._event(kind, sym, vs, d.ts_exchange, ts_local)
         ev["bids"] = d.bids
         ev["asks"] = d.asks

@@ -33,6 +33,14 @@ def command(
         metavar="LAKE_DIR",
         help="Also export trades and book updates to a Parquet lake here.",
     ),
+    checkpoint_every: str = typer.Option(
+        "60s",
+        "--checkpoint-every",
+        metavar="DURATION",
+        help="With --parquet: a full-book checkpoint of every book this often in log time "
+        "(and at each change of a book's validity), so `query book --at` reads one checkpoint "
+        "plus at most this much of updates; 0 writes none.",
+    ),
     verify: bool = typer.Option(
         False,
         "--verify",
@@ -59,9 +67,10 @@ def command(
     its last complete record, and the cut is reported.
 
     The .wslog.zst files are standard zstd frames with a content checksum: `zstd -d`
-    restores them. With --parquet, trades and book levels go to
-    LAKE_DIR/{trades,book_updates}/venue=V/symbol=S/date=D/<sha256>.parquet (prices and
-    sizes DECIMAL(38,18), times TIMESTAMP(ns) UTC); rerunning never duplicates rows.
+    restores them. With --parquet, trades, book levels and book checkpoints go to
+    LAKE_DIR/{trades,book_updates,book_checkpoints}/venue=V/symbol=S/date=D/<sha256>.parquet
+    (prices and sizes DECIMAL(38,18), times TIMESTAMP(ns) UTC); rerunning never duplicates
+    rows. `alphapulse query` and the alphapulse_cli.research module read the lake.
 
     Examples:
 
@@ -84,6 +93,7 @@ def command(
         lake=parquet,
         verify=verify,
         keep_raw_ns=parse_duration_ns(keep_raw, "--keep-raw", "d") if keep_raw else None,
+        checkpoint_every_ns=parse_duration_ns(checkpoint_every, "--checkpoint-every"),
     )
 
     def say(msg: str) -> None:

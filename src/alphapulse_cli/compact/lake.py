@@ -4,6 +4,7 @@ Layout (hive partitioning; the partition values live in the paths, not in the fi
 
     LAKE/trades/venue=<venue>/symbol=<BASE-QUOTE>/date=<YYYY-MM-DD>/<sha256>.parquet
     LAKE/book_updates/venue=.../symbol=.../date=.../<sha256>.parquet
+    LAKE/book_checkpoints/venue=.../symbol=.../date=.../<sha256>.parquet
 
 `<sha256>` is the hash of the source log's raw content, so exporting a log again (a rerun
 after a kill, or `--parquet` on logs exported before) replaces its files instead of adding
@@ -13,6 +14,9 @@ renamed into place.
 Columns. trades: ts, ts_exchange, price, size, side (aggressor: buy/sell), trade_id,
 venue_symbol. book_updates: one row per changed level: ts, ts_exchange, kind (snapshot or
 update), side (bid/ask), price, size (0 removes the level), venue_symbol.
+book_checkpoints: full books every `checkpoint_every` of log time and at every change of a
+book's validity (see compact.checkpoints): ts, ts_book, valid, reason, depth, side, price,
+size, venue_symbol.
 
 - ts is the local receive time (the record timestamp, what `replay --from/--to` selects
   on), ts_exchange the venue's own time when it sends one; both TIMESTAMP(ns), UTC, no zone.
@@ -31,6 +35,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from alphapulse_cli.compact.checkpoints import Checkpointer, Copy
 from alphapulse_cli.compact.scan import TMP_PREFIX, fsync_dir
 from alphapulse_cli.errors import DataError
 
@@ -38,10 +43,22 @@ ROW_GROUP = 128 * 1024
 DECIMAL_PRECISION = 38
 DECIMAL_SCALE = 18
 DAY_NS = 86_400_000_000_000
-TABLES = ("trades", "book_updates")
+DEFAULT_CHECKPOINT_EVERY_NS = 60_000_000_000
+TABLES = ("trades", "book_updates", "book_checkpoints")
 _COLUMNS = {
     "trades": ("ts", "ts_exchange", "price", "size", "side", "trade_id", "venue_symbol"),
     "book_updates": ("ts", "ts_exchange", "kind", "side", "price", "size", "venue_symbol"),
+    "book_checkpoints": (
+        "ts",
+        "ts_book",
+        "valid",
+        "reason",
+        "depth",
+        "side",
+        "price",
+        "size",
+        "venue_symbol",
+    ),
 }
 
 
@@ -53,6 +70,10 @@ def _schema(table: str) -> Any:
     types = {
         "ts": ts,
         "ts_exchange": ts,
+        "ts_book": ts,
+        "valid": pa.bool_(),
+        "reason": pa.string(),
+        "depth": pa.int32(),
         "price": dec,
         "size": dec,
         "side": pa.string(),
@@ -117,13 +138,22 @@ class _Part:
 class LakeExport:
     """Collects one log's events (an `index.profile` hook) and writes its Parquet files."""
 
-    def __init__(self, lake: Path, key: str, source: str) -> None:
+    def __init__(
+        self,
+        lake: Path,
+        key: str,
+        source: str,
+        checkpoint_every_ns: int = DEFAULT_CHECKPOINT_EVERY_NS,
+    ) -> None:
         self.lake = lake
         self.key = key
         self.source = source
         self.parts: dict[tuple[str, str, str, int], _Part] = {}
         self.counts = dict.fromkeys(TABLES, 0)
         self._dates: dict[int, str] = {}
+        self.checkpoints: Checkpointer | None = None
+        if checkpoint_every_ns > 0:
+            self.checkpoints = Checkpointer(checkpoint_every_ns, self._checkpoint)
 
     def _part(self, table: str, venue: str, symbol: str, ts: int) -> _Part:
         day = ts // DAY_NS
@@ -138,7 +168,36 @@ class LakeExport:
             part = self.parts[key] = _Part(table, d / f"{self.key}.parquet")
         return part
 
+    def _checkpoint(self, venue: str, symbol: str, venue_symbol: str, copy: Copy) -> None:
+        ts, ts_book, valid, reason, depth, bids, asks = copy
+        part = self._part("book_checkpoints", venue, symbol, ts)
+        c = part.cols
+        levels = [("bid", lv) for lv in bids] + [("ask", lv) for lv in asks]
+        if not levels:
+            c["side"].append(None)
+            c["price"].append(None)
+            c["size"].append(None)
+            n = 1
+        else:
+            for side, (price, size) in levels:
+                c["side"].append(side)
+                c["price"].append(price)
+                c["size"].append(size)
+            n = len(levels)
+        c["ts"].extend([ts] * n)
+        c["ts_book"].extend([ts_book] * n)
+        c["valid"].extend([valid] * n)
+        c["reason"].extend([reason] * n)
+        c["depth"].extend([depth] * n)
+        c["venue_symbol"].extend([venue_symbol] * n)
+        part.rows += n
+        self.counts["book_checkpoints"] += n
+        if len(c["ts"]) >= ROW_GROUP:
+            part.flush(self.source)
+
     def handle(self, adapter: Any, ts: int, events: list[dict[str, Any]]) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.observe(adapter, ts, events)
         for ev in events:
             t = ev["type"]
             if t == "trade":
@@ -179,6 +238,8 @@ class LakeExport:
     def commit(self) -> dict[str, Any]:
         """Write what is buffered and rename every file into place; the index's lake entry."""
         try:
+            if self.checkpoints is not None:
+                self.checkpoints.close()
             for part in self.parts.values():
                 part.flush(self.source)
                 part.close()

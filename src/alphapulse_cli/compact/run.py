@@ -40,6 +40,7 @@ class CompactRequest:
     lake: Path | None = None
     verify: bool = False
     keep_raw_ns: int | None = None
+    checkpoint_every_ns: int = lk.DEFAULT_CHECKPOINT_EVERY_NS
 
 
 @dataclass
@@ -113,7 +114,9 @@ class _Run:
 
     # ---- one log ----------------------------------------------------------------------
     def _export(self, key: str, source: Path) -> lk.LakeExport | None:
-        return lk.LakeExport(self.lake, key, str(source)) if self.lake is not None else None
+        if self.lake is None:
+            return None
+        return lk.LakeExport(self.lake, key, str(source), self.req.checkpoint_every_ns)
 
     def compress_one(self, log: ClosedLog) -> None:
         src = log.path
@@ -214,7 +217,7 @@ class _Run:
     def export_one(self, zst: Path, entry: dict[str, Any]) -> None:
         assert self.lake is not None
         check_zst(zst, entry["raw_bytes"], entry["sha256"])
-        export = lk.LakeExport(self.lake, entry["sha256"], str(zst))
+        export = lk.LakeExport(self.lake, entry["sha256"], str(zst), self.req.checkpoint_every_ns)
         try:
             idx.profile(zst, export.handle)
             info = export.commit()
