@@ -196,3 +196,27 @@ def ns_to_epoch_text(ns: int) -> str:
     """ns -> epoch seconds with six decimals, as Kraken v1 prints times: '1534614248.123678'."""
     sec, rem = divmod(ns, 1_000_000_000)
     return f"{sec}.{rem // 1000:06d}"
+
+
+def time_value_to_ns(value: object, option: str = "time", now_ns: int | None = None) -> int:
+    """A time as a library caller gives it -> ns: a `datetime` (naive means UTC), a `date`
+    (its midnight UTC), an int (ns since the epoch), or text as `parse_time_ns` reads it."""
+    if isinstance(value, bool):
+        raise UsageError(f"{option}: expected a time, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, _dt.datetime):
+        dt = value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+        delta = dt - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if isinstance(value, _dt.date):
+        return (value.toordinal() - _EPOCH.toordinal()) * 86_400_000_000_000
+    if isinstance(value, str):
+        return parse_time_ns(value, option, now_ns)
+    ts_ns = getattr(value, "value", None)  # a pandas Timestamp: ns since the epoch, UTC
+    if isinstance(ts_ns, int) and hasattr(value, "tz_localize"):
+        return ts_ns
+    raise UsageError(
+        f"{option}: expected a datetime, ISO 8601 text, a relative time (-15m) or epoch ns, "
+        f"got {type(value).__name__}"
+    )
