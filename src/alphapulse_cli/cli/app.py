@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("local-exchange", "alphapulse_cli.cli.local_exchange_cmd"),
     ("collect", "alphapulse_cli.cli.collect_cmd"),
     ("compact", "alphapulse_cli.cli.compact_cmd"),
+    ("query", "alphapulse_cli.cli.query_cmd"),
 ]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
