@@ -8,8 +8,9 @@ package's import is empty, so a command pays only for the modules it uses:
     resp        RESP2 without I/O: command encoding, reply parsing (and a fast stream reader)
     conn        connections over TCP, TLS or a Unix socket, blocking and asyncio
     entries     stream keys, entry fields, XADD commands as RESP bytes
-    publisher   RedisPublisher (asyncio, for ``collect``): a bounded queue, one pipeline
-    sync        SyncRedisPublisher: the publisher on its own loop in a thread (``replay``)
+    publisher   RedisPublisher (asyncio): a bounded queue in front of one pipelined connection
+    sync        SyncRedisPublisher: that publisher on its own loop in thread
+                ``redis-publisher``, which both ``collect`` and ``replay`` use
     sink        the EventSinks: ``replay_sink`` (waits for room), ``live_sink`` (drops oldest)
     tail        Tailer: discovery by pattern, plain reads or consumer groups, acks
 """

@@ -2,7 +2,8 @@
 
 Records are appended to an in-memory buffer and written out when it passes 1 MiB or when
 100 ms of record time have passed since the last flush; a live capture also calls
-`flush()` from a timer so that an idle connection's last frames reach the disk.
+`flush()` after each burst of received frames (and every 2,048 frames within a long one),
+so an idle connection's last frames reach the disk.
 """
 
 from __future__ import annotations
