@@ -23,6 +23,10 @@ Signals between library layers, caught where they are raised and never let out o
     Incomplete          a RESP buffer that does not hold a whole reply yet
     ProtocolError       bytes that are not RESP2
 
+Warnings (``warnings.warn``; the CLI prints each as one ``warning:`` line)::
+
+    LakeWarning         a research result leaves something out (an unreachable Redis)
+
 The mapping to exit codes lives in :class:`ExitCode` and :func:`exit_code_for`, and nowhere else.
 Messages are one line: the file, the offset, what was expected and what to do.
 """
@@ -137,6 +141,10 @@ class Incomplete(Exception):
 
 class ProtocolError(Exception):
     """Bytes that are not RESP2."""
+
+
+class LakeWarning(UserWarning):
+    """Something a research result leaves out (an unreachable Redis: the gap is named)."""
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:

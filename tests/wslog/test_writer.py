@@ -96,3 +96,16 @@ def test_header_struct_is_14_bytes():
         from alphapulse_cli.venues_table import venue_id
 
         venue_id("binance")
+
+
+def test_hour_of_name_inverts_hour_path(tmp_path):
+    from alphapulse_cli.wslog.writer import hour_of_name, hour_path
+
+    hour = 1_796_317_200_000_000_000  # 2026-12-03T17:00Z
+    for ts in (hour, hour + 3_599_999_999_999):
+        name = hour_path(tmp_path, "kraken", ts).name
+        assert name == "20261203_17.wslog"
+        assert hour_of_name(name) == hour_of_name(name + ".zst") == hour
+    assert hour_of_name("20261203_17.2.wslog") == hour  # a restart's numbered sibling
+    assert hour_of_name("20261303_17.wslog") is None  # month 13
+    assert hour_of_name("capture.wslog") is None

@@ -18,13 +18,13 @@ not one or a cut-off Parquet file DataError, an unreachable Redis (when required
 UpstreamError: all AlphapulseError, see alphapulse_cli.errors.
 """
 
+from alphapulse_cli.errors import LakeWarning
 from alphapulse_cli.research.frames import MarketDataRepository, to_pandas
 from alphapulse_cli.research.lake import (
     BAR_COLUMNS,
     BOOK_UPDATE_COLUMNS,
     TRADE_COLUMNS,
     Lake,
-    LakeWarning,
 )
 
 __all__ = [

@@ -27,7 +27,13 @@ from typing import Any
 
 from alphapulse_cli.compact.lake import DECIMAL_PRECISION, DECIMAL_SCALE
 from alphapulse_cli.core.times import ns_to_rfc3339, parse_duration_ns, time_value_to_ns
-from alphapulse_cli.errors import AlphapulseError, DataError, UpstreamError, UsageError
+from alphapulse_cli.errors import (
+    AlphapulseError,
+    DataError,
+    LakeWarning,
+    UpstreamError,
+    UsageError,
+)
 from alphapulse_cli.research.files import LakeFile, LakeFiles
 from alphapulse_cli.venues_table import VENUE_IDS
 
@@ -36,11 +42,6 @@ BOOK_UPDATE_COLUMNS = ("ts", "ts_exchange", "venue", "symbol", "kind", "side", "
 BAR_COLUMNS = ("ts", "venue", "symbol", "open", "high", "low", "close", "volume", "vwap", "trades")
 # Which copy of a trade wins when several sources hold it.
 _RANK = {"lake": 0, "raw": 1, "redis": 2}
-
-
-class LakeWarning(UserWarning):
-    """Something a result leaves out (an unreachable Redis, a book not yet valid); the CLI
-    prints it as one line on stderr."""
 
 
 def _ts_literal(ns: int) -> str:

@@ -4,17 +4,17 @@ read through the same adapters as replay and compact."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alphapulse_cli.venues_table import VENUE_IDS
+from alphapulse_cli.wslog.writer import hour_of_name
 
 HOUR_NS = 3_600_000_000_000
-_HOURLY = re.compile(r"^(\d{8})_(\d{2})(?:\.\d+)?\.wslog(?:\.zst)?$")
+# A rotated file's records are of its hour; a little slack covers a writer's clock step.
+SLACK_NS = 60_000_000_000
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,10 @@ class RawLog:
 
 
 def _hour_span(name: str) -> tuple[int | None, int | None]:
-    m = _HOURLY.match(name)
-    if not m:
+    start = hour_of_name(name)
+    if start is None:
         return None, None
-    try:
-        t = _dt.datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H")
-    except ValueError:
-        return None, None
-    start = int(t.replace(tzinfo=_dt.timezone.utc).timestamp()) * 1_000_000_000
-    # A rotated file's records are of its hour; a little slack covers a writer's clock step.
-    return start - 60_000_000_000, start + HOUR_NS + 60_000_000_000
+    return start - SLACK_NS, start + HOUR_NS + SLACK_NS
 
 
 def pending_logs(raw: Path, lake: Path) -> list[RawLog]:

@@ -12,6 +12,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -136,6 +137,22 @@ class WslogWriter:
 def hour_path(directory: Path, venue: str, ts_ns: int) -> Path:
     t = _dt.datetime.fromtimestamp(ts_ns / 1e9, tz=_dt.timezone.utc)
     return directory / venue / f"{t:%Y%m%d_%H}.wslog"
+
+
+_HOURLY = re.compile(r"^(\d{8})_(\d{2})(?:\.\d+)?\.wslog(?:\.zst)?$")
+
+
+def hour_of_name(name: str) -> int | None:
+    """The start (ns) of the hour an hourly log is named after (`YYYYMMDD_HH[.N].wslog`,
+    compressed or not), or None for any other name: the inverse of hour_path."""
+    m = _HOURLY.match(name)
+    if not m:
+        return None
+    try:
+        t = _dt.datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H")
+    except ValueError:
+        return None
+    return int(t.replace(tzinfo=_dt.timezone.utc).timestamp()) * 1_000_000_000
 
 
 class RotatingWriter:
