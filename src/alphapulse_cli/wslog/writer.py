@@ -135,7 +135,8 @@ class WslogWriter:
 
 
 def hour_path(directory: Path, venue: str, ts_ns: int) -> Path:
-    t = _dt.datetime.fromtimestamp(ts_ns / 1e9, tz=_dt.timezone.utc)
+    # Whole seconds, not ts_ns / 1e9: a float rounds 17:59:59.9999999 up into the next hour.
+    t = _dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=_dt.timezone.utc)
     return directory / venue / f"{t:%Y%m%d_%H}.wslog"
 
 
