@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 
-from adapter_data import example
-
 from alphapulse_cli.adapters.base import STAT_KEYS
 from alphapulse_cli.core import derive
-from conftest import run_cli, spec_log
+from tests.helpers.adapter_data import example
+from tests.helpers.cli import run_cli
+from tests.helpers.wslog_spec import spec_log
 
 COINBASE, KRAKEN = 1, 2
 IN, OUT, EVENT = 0, 1, 2

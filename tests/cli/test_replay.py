@@ -13,7 +13,8 @@ import time
 import zstandard
 
 from alphapulse_cli.wslog.reader import complete_length
-from conftest import run_cli, spec_log, spec_record
+from tests.helpers.cli import run_cli
+from tests.helpers.wslog_spec import spec_log, spec_record
 
 
 def test_jsonl_whole_output(sample_log):

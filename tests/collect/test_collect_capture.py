@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from collect_helpers import (
+
+from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.collect import (
     inbound,
     log_lines,
     outbound,
@@ -18,8 +20,6 @@ from collect_helpers import (
     sessions,
     stopped,
 )
-
-from alphapulse_cli.exchange.thread import ExchangeThread
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_max_messages_stops_after_exactly_n_frames(tmp_path):
 
 
 def test_jsonl_events_equal_the_replayed_log(tmp_path):
-    from conftest import run_cli
+    from tests.helpers.cli import run_cli
 
     with ExchangeThread("coinbase", rate=2000) as ex:
         r = run_collect(
@@ -93,7 +93,7 @@ def test_stdout_stream_pipes_into_replay(tmp_path):
     import subprocess
     import sys
 
-    from collect_helpers import collect_cmd
+    from tests.helpers.collect import collect_cmd
 
     with ExchangeThread("kraken", rate=2000) as ex:
         collect = subprocess.Popen(
@@ -122,7 +122,7 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
     import urllib.request
     import uuid
 
-    from collect_helpers import collect_cmd
+    from tests.helpers.collect import collect_cmd
 
     ring = f"t-metrics-{uuid.uuid4().hex[:8]}"
     with ExchangeThread("kraken", rate=1000) as ex:
@@ -207,7 +207,7 @@ def test_usage_errors_exit_2(tmp_path, args):
 def test_closed_stdout_ends_the_capture_quietly_with_a_complete_log(tmp_path, mode):
     import subprocess
 
-    from collect_helpers import collect_cmd
+    from tests.helpers.collect import collect_cmd
 
     args = ["-o", "-"] if mode == "-" else ["-o", str(tmp_path), "--jsonl"]
     with ExchangeThread("kraken", rate=2000) as ex:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from collect_helpers import (
+from alphapulse_cli.exchange import Faults
+from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.collect import (
     inbound,
     log_lines,
     outbound,
@@ -15,9 +17,6 @@ from collect_helpers import (
     sessions,
     stopped,
 )
-
-from alphapulse_cli.exchange import Faults
-from alphapulse_cli.exchange.thread import ExchangeThread
 
 
 def test_drop_reconnects_with_connect_and_disconnect_events(tmp_path):

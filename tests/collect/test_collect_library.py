@@ -10,14 +10,13 @@ import random
 import re
 from typing import Any
 
-from collect_helpers import inbound, outbound, records, run_collect, sent_frames, stopped
-
 from alphapulse_cli.collect import CollectConfig
 from alphapulse_cli.collect import run_collect as collect_in_process
 from alphapulse_cli.collect.backoff import Backoff
 from alphapulse_cli.collect.counters import LatencyHistogram
 from alphapulse_cli.collect.status import JsonLinesReporter
 from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.collect import inbound, outbound, records, run_collect, sent_frames, stopped
 
 
 class FlakySink:

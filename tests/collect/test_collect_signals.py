@@ -8,10 +8,10 @@ import subprocess
 import time
 
 import pytest
-from collect_helpers import collect_cmd, inbound, records, sent_frames, sessions
 
 from alphapulse_cli.exchange.thread import ExchangeThread
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.collect import collect_cmd, inbound, records, sent_frames, sessions
 
 
 def _wait_for_records(root, n: int, timeout: float = 20.0) -> None:

@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from compact_data import make_data_dir, recorded
 
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.compact_data import make_data_dir, recorded
 
 
 def events_of(path: Path) -> list[dict]:

@@ -12,12 +12,12 @@ import sys
 import time
 
 import zstandard
-from compact_data import make_data_dir, recorded
 
 from alphapulse_cli.compact.lock import DirLock
 from alphapulse_cli.compact.scan import TMP_PREFIX
 from alphapulse_cli.wslog.reader import complete_length
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.compact_data import make_data_dir, recorded
 
 WRITER = """
 import sys

@@ -6,7 +6,11 @@ import json
 import re
 from collections import defaultdict
 
-from exchange_helpers import (
+from websockets.exceptions import ConnectionClosed
+
+from alphapulse_cli.exchange import Faults, LocalExchange
+from tests.helpers.aio import run
+from tests.helpers.exchange import (
     V2Book,
     client,
     decimals,
@@ -14,11 +18,7 @@ from exchange_helpers import (
     loads,
     recv,
     recv_until,
-    run,
 )
-from websockets.exceptions import ConnectionClosed
-
-from alphapulse_cli.exchange import Faults, LocalExchange
 
 INT64_MAX = 2**63 - 1
 

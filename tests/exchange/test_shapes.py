@@ -9,9 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from exchange_helpers import client, loads, run
-
 from alphapulse_cli.exchange import LocalExchange
+from tests.helpers.aio import run
+from tests.helpers.exchange import client, loads
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "exchange"
 

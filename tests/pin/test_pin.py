@@ -14,7 +14,7 @@ import pytest
 
 from alphapulse_cli.errors import UsageError
 from alphapulse_cli.pin.affinity import check_cpus, format_cpu_list, parse_cpu_list
-from conftest import run_cli
+from tests.helpers.cli import run_cli
 
 ALLOWED = sorted(os.sched_getaffinity(0))
 two_cpus = pytest.mark.skipif(len(ALLOWED) < 2, reason="needs two CPUs")

@@ -9,22 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from redis_helpers import (
+from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import (
     RedisServer,
     check_restart,
-    client_fixture,
     contents,
     run_through_restart,
-    server_fixture,
     trades_of,
 )
-
-from alphapulse_cli.exchange.thread import ExchangeThread
-from conftest import run_cli
-
-redis_server = pytest.fixture(scope="session")(server_fixture)
-rds = pytest.fixture(client_fixture)
 
 
 def collect_cmd(url: str, out: Path, redis_url: str, *extra: str) -> list[str]:

@@ -7,29 +7,22 @@ import sys
 import time
 
 import pytest
-from redis_helpers import (
+
+from alphapulse_cli.redis_streams.sink import live_sink
+from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import (
     RedisServer,
     check_restart,
-    client_fixture,
     contents,
     entries,
     free_port,
-    log_fixture,
     run_through_restart,
-    server_fixture,
     trade,
     trade_entry,
     trades_of,
     wait_for,
 )
-
-from alphapulse_cli.redis_streams.sink import live_sink
-from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
-from conftest import run_cli
-
-redis_server = pytest.fixture(scope="session")(server_fixture)
-rds = pytest.fixture(client_fixture)
-recorded_log = pytest.fixture(scope="session")(log_fixture)
 
 
 def _publish(url: str, events: list[dict], **options) -> dict:

@@ -11,12 +11,9 @@ import sys
 import time
 
 import pytest
-from redis_helpers import RedisServer, client_fixture, kill_group, server_fixture, wait_for
 
-from conftest import run_cli
-
-redis_server = pytest.fixture(scope="session")(server_fixture)
-rds = pytest.fixture(client_fixture)
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import RedisServer, kill_group, wait_for
 
 KEY = "trades:coinbase:BTC-USD"
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00Z

@@ -6,12 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-from redis_helpers import RedisServer, log_fixture
-
-from conftest import run_cli
-
-recorded_log = pytest.fixture(scope="session")(log_fixture)
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import RedisServer
 
 
 def test_rediss_with_a_password_publishes_and_tails(tmp_path, recorded_log):

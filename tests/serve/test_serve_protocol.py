@@ -9,9 +9,10 @@ import signal
 import time
 from pathlib import Path
 
-from serve_helpers import connect, read_to_close, receive_all, run, serve_once, start_server
-
-from conftest import run_cli, spec_log
+from tests.helpers.aio import run
+from tests.helpers.cli import run_cli
+from tests.helpers.serve import connect, read_to_close, receive_all, serve_once, start_server
+from tests.helpers.wslog_spec import spec_log
 
 T = 1_700_000_000_000_000_000
 

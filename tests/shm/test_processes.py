@@ -7,13 +7,11 @@ import signal
 import time
 
 import pytest
-from ring_proc import levels
-from shm_helpers import ring_fixture, run_writer, wait_ready, writer_proc
 
 from alphapulse_cli.errors import ResourceBusyError
 from alphapulse_cli.shm import ShmBookReader, ShmBookWriter
-
-ring_name = pytest.fixture(ring_fixture)
+from tests.helpers.ring_proc import levels
+from tests.helpers.shm import run_writer, wait_ready, writer_proc
 
 
 def check_whole(e) -> None:

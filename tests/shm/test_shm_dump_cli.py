@@ -7,13 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from shm_helpers import ring_fixture, wait_ready, writer_proc
 
 from alphapulse_cli.shm import ShmBookWriter
 from alphapulse_cli.shm.layout import ring_path
-from conftest import run_cli
-
-ring_name = pytest.fixture(ring_fixture)
+from tests.helpers.cli import run_cli
+from tests.helpers.shm import wait_ready, writer_proc
 
 T = 1_700_000_000_000_000_000
 

@@ -15,9 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shm_docstruct import doc_dtypes
-from shm_helpers import ring_fixture
-from shm_record import record_local
 
 from alphapulse_cli.core import derive, sinks
 from alphapulse_cli.errors import ResourceBusyError
@@ -25,9 +22,9 @@ from alphapulse_cli.shm import ShmBookReader
 from alphapulse_cli.shm.layout import ring_path
 from alphapulse_cli.shm.sink import ShmSink, parse_mode
 from alphapulse_cli.wslog.reader import iter_records
-from conftest import run_cli
-
-ring_name = pytest.fixture(ring_fixture)
+from tests.helpers.cli import run_cli
+from tests.helpers.record import record_local
+from tests.helpers.shm_docstruct import doc_dtypes
 
 
 @pytest.fixture(scope="module")

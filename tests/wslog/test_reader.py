@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from alphapulse_cli.errors import BadLogError, TruncatedLogError
 from alphapulse_cli.wslog import reader as reader_mod
 from alphapulse_cli.wslog.reader import ReadStats, complete_length, expand_inputs, iter_records
-from conftest import spec_log, spec_preamble, spec_record
+from tests.helpers.wslog_spec import spec_log, spec_preamble, spec_record
 
 
 def as_tuples(records):

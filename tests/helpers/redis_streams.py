@@ -1,26 +1,22 @@
 """A real `redis-server` per test session (free port, temporary dir), a recorder of real
 local-exchange traffic, and readers that check what the publisher wrote with redis-py,
-a client independent of ours.
-
-Fixtures are plain functions here, not in a conftest.py (that name would shadow
-tests/conftest.py for `from conftest import run_cli`); test modules wrap them.
-"""
+a client independent of ours. The fixtures built on them are in tests/redis/conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import redis
+from tests.helpers.cli import run_cli
+from tests.helpers.record import capture
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -106,9 +102,6 @@ def trade_entry(ev: dict[str, Any]) -> dict[str, str]:
 
 def trades_of(log: Path) -> dict[str, list[dict[str, str]]]:
     """The trade entries a log must give, per stream, in order: from `replay --format events`."""
-    import json
-
-    from conftest import run_cli
 
     out = run_cli("replay", str(log), "--format", "events")
     assert out.returncode == 0, out.stderr
@@ -188,33 +181,16 @@ def trade(i: int, **over: Any) -> dict[str, Any]:
 
 async def _capture(path: Path, frames: int) -> None:
     """Record as a capture does: connect event, what we sent, then every frame, raw."""
-    from websockets.asyncio.client import connect
-
-    from alphapulse_cli.adapters import make_adapter
     from alphapulse_cli.exchange.server import LocalExchange
-    from alphapulse_cli.venues_table import VENUE_IDS
-    from alphapulse_cli.wslog.format import make_tag
-    from alphapulse_cli.wslog.writer import WslogWriter, session_payload
+    from alphapulse_cli.wslog.writer import WslogWriter
 
     w = WslogWriter(path)
     try:
         plan = (("coinbase", ["BTC-USD", "ETH-USD"]), ("kraken", ["BTC/USD", "ETH/USD"]))
         for slot, (venue, symbols) in enumerate(plan):
-            vid = VENUE_IDS[venue]
             market = {"rate": 5000, "seed": 11 + slot, "levels": 60, "trade_share": 0.4}
             async with LocalExchange(venue, **market) as ex:
-                url = ex.url
-                adapter = make_adapter(venue)
-                async with connect(url, max_queue=None) as ws:
-                    hello = session_payload("connect", url=url)
-                    w.write(time.time_ns(), make_tag(vid, 2, slot), hello)
-                    for msg in adapter.subscribe_messages(symbols):
-                        await ws.send(msg.decode())
-                        w.write(time.time_ns(), make_tag(vid, 1, slot), msg)
-                    for _ in range(frames):
-                        data = await asyncio.wait_for(ws.recv(), 10)
-                        raw = data.encode() if isinstance(data, str) else data
-                        w.write(time.time_ns(), make_tag(vid, 0, slot), raw)
+                await capture(w, venue, ex.url, symbols, frames, slot)
     finally:
         w.close()
 
@@ -237,33 +213,3 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-
-
-_shared: dict[str, Any] = {"server": None, "users": 0}
-
-
-def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """For `pytest.fixture(scope="session")`: one server shared by every module using it."""
-    if _shared["server"] is None:
-        _shared["server"] = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    _shared["users"] += 1
-    try:
-        yield _shared["server"]
-    finally:
-        _shared["users"] -= 1
-        if not _shared["users"]:
-            _shared["server"].stop()
-            _shared["server"] = None
-
-
-def client_fixture(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    """A redis-py client on an emptied database."""
-    r = redis_server.client()
-    r.flushall()
-    yield r
-    r.close()
-
-
-def log_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real traffic from the local exchange: Coinbase and Kraken v2, trades and books."""
-    return record_local_exchange(tmp_path_factory.mktemp("rec") / "local.wslog")
