@@ -1,6 +1,6 @@
 """A real `redis-server` per test session (free port, temporary dir), a recorder of real
 local-exchange traffic, and readers that check what the publisher wrote with redis-py,
-a client independent of ours. The fixtures built on them are in tests/redis/conftest.py."""
+a client independent of ours. The fixtures built on them are in tests/redis_streams/conftest.py."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+
 from tests.helpers.cli import run_cli
 from tests.helpers.record import capture
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import redis
+
 from tests.helpers.redis_streams import RedisServer, record_local_exchange
 
 
