@@ -20,6 +20,7 @@ from tests.helpers.collect import (
     sessions,
     stopped,
 )
+from tests.helpers.wait import wait_until
 
 
 @pytest.mark.parametrize(
@@ -118,7 +119,6 @@ def test_stdout_stream_pipes_into_replay(tmp_path):
 
 def test_metrics_port_serves_prometheus_text(tmp_path):
     import subprocess
-    import time
     import urllib.request
     import uuid
 
@@ -149,11 +149,12 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
         assert first["event"] == "metrics"  # port 0: the chosen port is announced
         url = first["url"].replace("0.0.0.0", "127.0.0.1")
         want = 'alphapulse_collect_checksums_total{result="ok",symbol="BTC-USD",venue="kraken"}'
-        body = ""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and want not in body:
+
+        def scraped() -> str:
             body = urllib.request.urlopen(url, timeout=2).read().decode()
-            time.sleep(0.2)
+            return body if want in body else ""
+
+        body = wait_until(scraped, timeout=20, interval=0.2)
         p.communicate(timeout=30)
     assert p.returncode == 0
     assert want in body

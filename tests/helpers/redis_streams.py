@@ -18,6 +18,7 @@ import redis
 
 from tests.helpers.cli import run_cli
 from tests.helpers.record import capture
+from tests.helpers.wait import wait_until
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -55,16 +56,19 @@ class RedisServer:
         self.proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        proc = self.proc
+
+        def accepting() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    return True
             except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server exited: {self.proc.returncode}") from None
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start in 10 s")
+                if proc.poll() is not None:
+                    raise RuntimeError(f"redis-server exited: {proc.returncode}") from None
+                return False
+
+        wait_until(accepting, timeout=10, what="redis-server accepts connections")
+        return self
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -136,16 +140,23 @@ def check_restart(
     assert total - stored <= red["dropped"]
 
 
-def run_through_restart(
-    cmd: list[str], server: RedisServer, up_s: float, down_s: float
-) -> tuple[int, bytes]:
-    """Run cmd; SIGKILL the server after up_s, start it again after down_s; wait for cmd.
-    Returns cmd's exit status and stderr."""
+def stored(server: RedisServer) -> int:
+    """How many entries the streams of database 0 hold."""
+    r = server.client()
+    try:
+        return sum(r.xlen(k) for k in r.keys("*"))
+    finally:
+        r.close()
+
+
+def run_through_restart(cmd: list[str], server: RedisServer, down_s: float) -> tuple[int, bytes]:
+    """Run cmd; SIGKILL the server once cmd has published to it, start it again after down_s;
+    wait for cmd. Returns cmd's exit status and stderr."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        time.sleep(up_s)
+        wait_until(lambda: stored(server) > 0, timeout=30, what="cmd publishes to Redis")
         server.kill()
-        time.sleep(down_s)
+        time.sleep(down_s)  # the outage itself: Redis stays down this long, on purpose
         server.start()
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -199,14 +210,6 @@ async def _capture(path: Path, frames: int) -> None:
 def record_local_exchange(path: Path, frames: int = 1500) -> Path:
     asyncio.run(_capture(path, frames))
     return path
-
-
-def wait_for(pred: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

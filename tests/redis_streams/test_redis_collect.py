@@ -71,7 +71,7 @@ def test_redis_killed_and_restarted_during_collect(tmp_path):
     try:
         with ExchangeThread("coinbase", rate=2500, trade_share=0.5, seed=9) as ex:
             cmd = collect_cmd(ex.url, tmp_path / "log", server.url, "--duration", "4")
-            code, err = run_through_restart(cmd, server, 1.5, 0.8)
+            code, err = run_through_restart(cmd, server, 0.8)
         assert code == 0, err
         summary = stopped(err)
         red = summary["sinks"]["redis"]

@@ -207,6 +207,7 @@ def test_a_greeting_needs_the_connect_event_it_follows(tmp_path: Path) -> None:
         async def client(url: str) -> tuple[list[bytes], list[bytes]]:
             early: list[bytes] = []
             async with connect(url) as ws:
+                # What comes before the client speaks: half a second of silence ends it.
                 try:
                     while True:
                         early.append(await asyncio.wait_for(ws.recv(decode=False), 0.5))

@@ -60,7 +60,7 @@ def test_slow_reader_gets_every_entry_or_counts_it(ring_name):
         if e is None:
             if p.poll() is not None and r.position >= r.write_seq:
                 break
-            time.sleep(0.0002)
+            time.sleep(0.0002)  # an idle reader's poll, not a wait for a result
             continue
         check_whole(e)
         got.append(e.sequence)

@@ -10,7 +10,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from alphapulse_cli.wslog.reader import iter_records
 from tests.helpers.cli import run_cli
 from tests.helpers.record import record_local
 from tests.helpers.shm_docstruct import doc_dtypes
+from tests.helpers.wait import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -173,14 +173,15 @@ def test_writer_killed_mid_replay_is_taken_over(recorded, book_lines, ring_name)
         ],
         stderr=subprocess.PIPE,
     )  # fmt: skip
+
+    def written_20() -> bool:
+        if not ring_path(ring_name).exists():
+            return False
+        with ShmBookReader.open(ring_name) as r:
+            return r.write_seq >= 20
+
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if ring_path(ring_name).exists():
-                with ShmBookReader.open(ring_name) as r:
-                    if r.write_seq >= 20:
-                        break
-            time.sleep(0.01)
+        wait_until(written_20, timeout=30, interval=0.01)
         busy = run_cli("replay", str(recorded), "--shm", ring_name)
         assert busy.returncode == 1 and b"live process" in busy.stderr
         assert busy.stderr.count(b"\n") == 1

@@ -130,7 +130,7 @@ def test_follow_reads_a_growing_file_until_end_event(tmp_path, sample_records):
     t.start()
     with open(p, "ab") as f:
         for r in sample_records:
-            time.sleep(0.02)
+            time.sleep(0.02)  # the file grows while the reader follows it: that is the test
             f.write(spec_record(*r))
             f.flush()
     t.join(timeout=5)
