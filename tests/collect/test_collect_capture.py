@@ -22,6 +22,8 @@ from tests.helpers.collect import (
 )
 from tests.helpers.wait import wait_until
 
+pytestmark = pytest.mark.slow  # every test runs collect against a local WebSocket exchange
+
 
 @pytest.mark.parametrize(
     ("venue", "path", "symbols"),

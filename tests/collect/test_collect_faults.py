@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from alphapulse_cli.exchange import Faults
 from alphapulse_cli.exchange.thread import ExchangeThread
 from tests.helpers.collect import (
@@ -17,6 +19,8 @@ from tests.helpers.collect import (
     sessions,
     stopped,
 )
+
+pytestmark = pytest.mark.slow  # every test runs collect against a local WebSocket exchange
 
 
 def test_drop_reconnects_with_connect_and_disconnect_events(tmp_path):

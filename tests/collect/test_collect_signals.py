@@ -14,6 +14,8 @@ from tests.helpers.cli import run_cli
 from tests.helpers.collect import collect_cmd, inbound, records, sent_frames, sessions
 from tests.helpers.wait import wait_until
 
+pytestmark = pytest.mark.slow  # every test runs collect as a process
+
 
 def _log_size(root) -> int:
     files = list(root.rglob("*.wslog"))

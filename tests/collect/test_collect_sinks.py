@@ -13,6 +13,8 @@ from tests.helpers.cli import run_cli
 from tests.helpers.collect import inbound, records, run_collect, stopped
 from tests.helpers.redis_streams import RedisServer, free_port
 
+pytestmark = pytest.mark.slow  # every test runs collect, a local exchange and a redis-server
+
 
 @pytest.fixture
 def ring_name():

@@ -16,6 +16,8 @@ from tests.helpers.cli import run_cli
 from tests.helpers.compact_data import make_data_dir, recorded
 from tests.helpers.wslog_spec import spec_log
 
+pytestmark = pytest.mark.slow  # logs recorded from a local WebSocket exchange; the CLI and zstd
+
 
 def files_under(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())

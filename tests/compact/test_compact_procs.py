@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import zstandard
 
 from alphapulse_cli.compact.lock import DirLock
@@ -20,6 +21,8 @@ from alphapulse_cli.wslog.reader import complete_length
 from tests.helpers.cli import run_cli
 from tests.helpers.compact_data import make_data_dir, recorded
 from tests.helpers.wait import wait_until
+
+pytestmark = pytest.mark.slow  # compact as processes, killed and racing
 
 WRITER = """
 import sys

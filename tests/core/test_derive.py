@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from alphapulse_cli.adapters.base import STAT_KEYS
 from alphapulse_cli.core import derive
 from tests.helpers.adapter_data import example
@@ -139,6 +141,7 @@ def test_book_lines_skip_a_book_after_a_checksum_mismatch():
     assert [b["ts_local"] for b in out] == [T, T + 3]
 
 
+@pytest.mark.slow
 def test_replay_cli_formats_and_stats(tmp_path):
     log = tmp_path / "mixed.wslog"
     log.write_bytes(

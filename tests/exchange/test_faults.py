@@ -14,6 +14,8 @@ from alphapulse_cli.exchange import Faults, LocalExchange
 from tests.helpers.aio import run
 from tests.helpers.exchange import V2Book, client, loads, recv
 
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
+
 
 def kraken_book_sub(symbols: list[str], depth: int = 10) -> str:
     return json.dumps(

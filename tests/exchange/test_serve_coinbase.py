@@ -14,6 +14,8 @@ from alphapulse_cli.exchange import LocalExchange
 from tests.helpers.aio import run
 from tests.helpers.exchange import client, recv, recv_until
 
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
+
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 AUTH_ERROR = {
     "type": "error",

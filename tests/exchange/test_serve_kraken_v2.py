@@ -6,6 +6,7 @@ import json
 import re
 from collections import defaultdict
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from alphapulse_cli.exchange import Faults, LocalExchange
@@ -19,6 +20,8 @@ from tests.helpers.exchange import (
     recv,
     recv_until,
 )
+
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
 
 INT64_MAX = 2**63 - 1
 

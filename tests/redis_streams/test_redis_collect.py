@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from alphapulse_cli.exchange.thread import ExchangeThread
 from tests.helpers.cli import run_cli
 from tests.helpers.redis_streams import (
@@ -18,6 +20,8 @@ from tests.helpers.redis_streams import (
     run_through_restart,
     trades_of,
 )
+
+pytestmark = pytest.mark.slow  # a redis-server, collect as a process
 
 
 def collect_cmd(url: str, out: Path, redis_url: str, *extra: str) -> list[str]:

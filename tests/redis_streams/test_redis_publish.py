@@ -24,6 +24,8 @@ from tests.helpers.redis_streams import (
 )
 from tests.helpers.wait import wait_until
 
+pytestmark = pytest.mark.slow  # a redis-server, the CLI as a process
+
 
 def _publish(url: str, events: list[dict], **options) -> dict:
     pub = SyncRedisPublisher(url, block=True, **options)

@@ -19,6 +19,8 @@ from tests.helpers.cli import run_cli
 from tests.helpers.redis_streams import RedisServer, kill_group
 from tests.helpers.wait import wait_until
 
+pytestmark = pytest.mark.slow  # a redis-server, tail-stream as a process
+
 KEY = "trades:coinbase:BTC-USD"
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00Z
 
@@ -285,22 +287,6 @@ def test_group_options_are_checked(redis_server):
     out = run_cli("tail-stream", KEY, "--group", "g", "--redis", redis_server.url)
     assert out.returncode == 2
     assert b"--consumer" in out.stderr
-
-
-def test_json_lines_escape_what_needs_it():
-    from alphapulse_cli.redis_streams.tail import JsonLines
-
-    plain = [("1-0", ["price", "1.5", "side", "buy"]), ("2-0", ["price", "{x}", "side", "é"])]
-    tricky = [("3-0", ["note", 'say "hi"\\n', "ctl", "a\nb\tc\x01"])]
-    clash = [("4-0", ["id", "mine", "price", "2"])]
-    jl = JsonLines()
-    for stream, batch in (("s:{1}", plain), ("s", tricky), ('s"q', plain), ("s", clash)):
-        got = [json.loads(x) for x in jl.lines(stream, batch).decode().splitlines()]
-        want = [
-            {"stream": stream, "id": e, **dict(zip(v[::2], v[1::2], strict=True))} for e, v in batch
-        ]
-        assert got == want
-        assert [list(g) for g in got] == [list(w) for w in want]
 
 
 def test_tail_stream_rides_out_a_redis_restart(tmp_path):

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.helpers.cli import run_cli
 from tests.helpers.redis_streams import RedisServer
+
+pytestmark = pytest.mark.slow  # a redis-server with TLS, the CLI as a process
 
 
 def test_rediss_with_a_password_publishes_and_tails(tmp_path, recorded_log):

@@ -14,6 +14,8 @@ from alphapulse_cli.exchange.thread import ExchangeThread
 from tests.helpers.cli import run_cli
 from tests.helpers.serve import start_server
 
+pytestmark = pytest.mark.slow  # replay --serve and collect as processes
+
 
 def _collect(venue: str, url: str, out: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "alphapulse_cli", "collect", venue, "BTC-USD", "ETH-USD"]

@@ -9,10 +9,14 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.aio import run
 from tests.helpers.cli import run_cli
 from tests.helpers.serve import connect, read_to_close, receive_all, serve_once, start_server
 from tests.helpers.wslog_spec import spec_log
+
+pytestmark = pytest.mark.slow  # every test runs replay --serve as a process
 
 T = 1_700_000_000_000_000_000
 

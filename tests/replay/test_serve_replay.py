@@ -22,6 +22,8 @@ from tests.helpers.serve import (
 )
 from tests.helpers.wslog_spec import spec_log, spec_preamble, spec_record
 
+pytestmark = pytest.mark.slow  # every test runs replay --serve as a process
+
 
 @pytest.fixture(scope="module")
 def coinbase_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:

@@ -93,6 +93,7 @@ def test_odd_texts_convert_exactly_as_float_does():
         speedups.book_levels(book.bids, 257)
 
 
+@pytest.mark.slow
 def test_sink_writes_the_same_entries_with_and_without_the_compiled_levels(
     tmp_path, ring_name, other_ring, monkeypatch
 ):

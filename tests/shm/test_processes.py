@@ -13,6 +13,8 @@ from alphapulse_cli.shm import ShmBookReader, ShmBookWriter
 from tests.helpers.ring_proc import levels
 from tests.helpers.shm import run_writer, wait_ready, writer_proc
 
+pytestmark = pytest.mark.slow  # ring writers in other processes
+
 
 def check_whole(e) -> None:
     """Every value of entry k is a function of k: a torn copy cannot pass."""

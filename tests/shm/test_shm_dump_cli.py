@@ -13,6 +13,8 @@ from alphapulse_cli.shm.layout import ring_path
 from tests.helpers.cli import run_cli
 from tests.helpers.shm import wait_ready, writer_proc
 
+pytestmark = pytest.mark.slow  # every test runs shm-dump as a process
+
 T = 1_700_000_000_000_000_000
 
 

@@ -26,6 +26,8 @@ from tests.helpers.record import record_local
 from tests.helpers.shm_docstruct import doc_dtypes
 from tests.helpers.wait import wait_until
 
+pytestmark = pytest.mark.slow  # replay --shm as a process, on a log from a local WebSocket exchange
+
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> Path:
