@@ -1,42 +1,12 @@
-"""Shared helpers: an independent .wslog encoder (plain struct, written from the spec,
-not from our writer) and a runner for the real `alphapulse` executable."""
+"""Fixtures for every test: a small log written with the spec encoder (tests/helpers)."""
 
 from __future__ import annotations
 
-import os
-import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-MAGIC = b"\x93WSLOG\r\n"
-
-
-def spec_preamble() -> bytes:
-    return MAGIC + struct.pack("<HHI", 1, 0, 0)
-
-
-def spec_record(ts: int, venue: int, kind: int, payload: bytes, conn: int = 0) -> bytes:
-    return struct.pack("<QHI", ts, venue | (conn << 8) | (kind << 12), len(payload)) + payload
-
-
-def spec_log(records: list[tuple[int, int, int, bytes]]) -> bytes:
-    return spec_preamble() + b"".join(spec_record(*r) for r in records)
-
-
-def run_cli(*args: str, input: bytes | None = None, timeout: float = 60, env: dict | None = None):
-    """Run `python -m alphapulse_cli ARGS` as a user would; returns CompletedProcess (bytes)."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("NO_COLOR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "alphapulse_cli", *args],
-        input=input,
-        capture_output=True,
-        timeout=timeout,
-        env=full_env,
-    )
+from tests.helpers.wslog_spec import spec_log
 
 
 @pytest.fixture

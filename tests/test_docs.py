@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_generated_docs_are_current():
     r = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen_docs.py"), "--check"],

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from adapter_data import TS, compact, example, types
 
 from alphapulse_cli.adapters import make_adapter
 from alphapulse_cli.adapters.base import STAT_KEYS
+from tests.helpers.adapter_data import TS, compact, example, types
 
 SNAPSHOT = example("coinbase-exchange-level2-snapshot.json")
 

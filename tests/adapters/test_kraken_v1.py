@@ -7,9 +7,9 @@ import json
 import zlib
 
 import pytest
-from adapter_data import TS, compact, example, types
 
 from alphapulse_cli.adapters import make_adapter
+from tests.helpers.adapter_data import TS, compact, example, types
 
 V1 = {"event": "connect", "url": "wss://ws.kraken.com"}
 

@@ -8,9 +8,9 @@ import zlib
 from decimal import Decimal
 
 import pytest
-from adapter_data import DATA, TS, compact, example, types
 
 from alphapulse_cli.adapters import make_adapter
+from tests.helpers.adapter_data import DATA, TS, compact, example, types
 
 V2 = {"event": "connect", "url": "wss://ws.kraken.com/v2"}
 MATIC_SNAPSHOT = example("kraken-v2-book-snapshot.json")

@@ -8,15 +8,15 @@ import random
 
 import msgspec
 import pytest
-from adapter_data import EXAMPLES, TS, example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fuzz import mutate
 
 from alphapulse_cli.adapters.coinbase import CoinbaseAdapter
 from alphapulse_cli.bench.suites.parse import coinbase_traffic
 from alphapulse_cli.core.derive import Normalizer, iter_event_lines
 from alphapulse_cli.core.times import rfc3339_to_ns
+from tests.helpers.adapter_data import EXAMPLES, TS, example
+from tests.helpers.fuzz import mutate
 
 speedups = pytest.importorskip("alphapulse_cli._speedups")
 

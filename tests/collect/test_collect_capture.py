@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from collect_helpers import (
+
+from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.collect import (
     inbound,
     log_lines,
     outbound,
@@ -18,8 +20,9 @@ from collect_helpers import (
     sessions,
     stopped,
 )
+from tests.helpers.wait import wait_until
 
-from alphapulse_cli.exchange.thread import ExchangeThread
+pytestmark = pytest.mark.slow  # every test runs collect against a local WebSocket exchange
 
 
 @pytest.mark.parametrize(
@@ -75,7 +78,7 @@ def test_max_messages_stops_after_exactly_n_frames(tmp_path):
 
 
 def test_jsonl_events_equal_the_replayed_log(tmp_path):
-    from conftest import run_cli
+    from tests.helpers.cli import run_cli
 
     with ExchangeThread("coinbase", rate=2000) as ex:
         r = run_collect(
@@ -93,7 +96,7 @@ def test_stdout_stream_pipes_into_replay(tmp_path):
     import subprocess
     import sys
 
-    from collect_helpers import collect_cmd
+    from tests.helpers.collect import collect_cmd
 
     with ExchangeThread("kraken", rate=2000) as ex:
         collect = subprocess.Popen(
@@ -118,11 +121,10 @@ def test_stdout_stream_pipes_into_replay(tmp_path):
 
 def test_metrics_port_serves_prometheus_text(tmp_path):
     import subprocess
-    import time
     import urllib.request
     import uuid
 
-    from collect_helpers import collect_cmd
+    from tests.helpers.collect import collect_cmd
 
     ring = f"t-metrics-{uuid.uuid4().hex[:8]}"
     with ExchangeThread("kraken", rate=1000) as ex:
@@ -149,11 +151,12 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
         assert first["event"] == "metrics"  # port 0: the chosen port is announced
         url = first["url"].replace("0.0.0.0", "127.0.0.1")
         want = 'alphapulse_collect_checksums_total{result="ok",symbol="BTC-USD",venue="kraken"}'
-        body = ""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and want not in body:
+
+        def scraped() -> str:
             body = urllib.request.urlopen(url, timeout=2).read().decode()
-            time.sleep(0.2)
+            return body if want in body else ""
+
+        body = wait_until(scraped, timeout=20, interval=0.2)
         p.communicate(timeout=30)
     assert p.returncode == 0
     assert want in body
@@ -207,7 +210,7 @@ def test_usage_errors_exit_2(tmp_path, args):
 def test_closed_stdout_ends_the_capture_quietly_with_a_complete_log(tmp_path, mode):
     import subprocess
 
-    from collect_helpers import collect_cmd
+    from tests.helpers.collect import collect_cmd
 
     args = ["-o", "-"] if mode == "-" else ["-o", str(tmp_path), "--jsonl"]
     with ExchangeThread("kraken", rate=2000) as ex:

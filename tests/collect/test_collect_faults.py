@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
-from collect_helpers import (
+import pytest
+
+from alphapulse_cli.exchange import Faults
+from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.collect import (
     inbound,
     log_lines,
     outbound,
@@ -16,8 +20,7 @@ from collect_helpers import (
     stopped,
 )
 
-from alphapulse_cli.exchange import Faults
-from alphapulse_cli.exchange.thread import ExchangeThread
+pytestmark = pytest.mark.slow  # every test runs collect against a local WebSocket exchange
 
 
 def test_drop_reconnects_with_connect_and_disconnect_events(tmp_path):

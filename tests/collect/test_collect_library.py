@@ -10,7 +10,7 @@ import random
 import re
 from typing import Any
 
-from collect_helpers import inbound, outbound, records, run_collect, sent_frames, stopped
+import pytest
 
 from alphapulse_cli.collect import CollectConfig
 from alphapulse_cli.collect import run_collect as collect_in_process
@@ -18,6 +18,7 @@ from alphapulse_cli.collect.backoff import Backoff
 from alphapulse_cli.collect.counters import LatencyHistogram
 from alphapulse_cli.collect.status import JsonLinesReporter
 from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.collect import inbound, outbound, records, run_collect, sent_frames, stopped
 
 
 class FlakySink:
@@ -41,6 +42,7 @@ class FlakySink:
         return {"calls": self.calls}
 
 
+@pytest.mark.slow
 def test_sink_failures_are_counted_and_capture_continues(tmp_path):
     import io
 
@@ -58,6 +60,7 @@ def test_sink_failures_are_counted_and_capture_continues(tmp_path):
     assert '"event": "sink_error"' in err.getvalue()
 
 
+@pytest.mark.slow
 def test_coinbase_credentials_sign_the_subscribe_and_stay_out_of_the_log(tmp_path):
     secret = base64.b64encode(b"s3cr3t-bytes-for-the-test").decode()
     env = {
@@ -115,6 +118,7 @@ def test_latency_histogram_percentiles_are_within_an_eighth():
     assert h.cumulative([1_000_000_000]) == [1000]
 
 
+@pytest.mark.slow
 def test_quiet_prints_nothing_on_a_clean_run(tmp_path):
     with ExchangeThread("kraken", rate=500) as ex:
         r = run_collect("kraken", "--url", ex.url, "-o", str(tmp_path), "-n", "50", "--quiet")
@@ -122,6 +126,7 @@ def test_quiet_prints_nothing_on_a_clean_run(tmp_path):
     assert r.stderr == b""
 
 
+@pytest.mark.slow
 def test_status_rows_and_views_show_books_trades_and_rates(tmp_path):
     import io
     from decimal import Decimal
@@ -185,6 +190,7 @@ class ListSink:
         return {"events": len(self.events)}
 
 
+@pytest.mark.slow
 def test_parsing_behind_recording_gives_the_events_the_log_replays_to(tmp_path, monkeypatch):
     """Frames are parsed in slices behind the recording, and a backlog beyond the limit is
     parsed down at once; either way the live events are exactly the log's events."""
@@ -215,6 +221,7 @@ def test_parsing_behind_recording_gives_the_events_the_log_replays_to(tmp_path, 
     assert replayed == json.loads(json.dumps(sink.events))
 
 
+@pytest.mark.slow
 def test_hourly_rotation_during_a_capture_keeps_every_frame(tmp_path, monkeypatch):
     """With the hour shortened to 0.5 s: several files, each a complete log; the later ones
     open with a `continue` event naming the connection's URL."""
@@ -260,6 +267,7 @@ def test_protocol_follows_the_url_unless_given():
     assert cfg.endpoint(make_adapter("kraken")) == "wss://ws.kraken.com"
 
 
+@pytest.mark.slow
 def test_a_crashing_parser_is_counted_and_capture_goes_on(tmp_path, monkeypatch):
     import io
 

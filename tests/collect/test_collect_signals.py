@@ -8,20 +8,23 @@ import subprocess
 import time
 
 import pytest
-from collect_helpers import collect_cmd, inbound, records, sent_frames, sessions
 
 from alphapulse_cli.exchange.thread import ExchangeThread
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.collect import collect_cmd, inbound, records, sent_frames, sessions
+from tests.helpers.wait import wait_until
+
+pytestmark = pytest.mark.slow  # every test runs collect as a process
 
 
-def _wait_for_records(root, n: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        files = list(root.rglob("*.wslog"))
-        if files and files[0].stat().st_size > n * 50:
-            return
-        time.sleep(0.05)
-    raise AssertionError("collect wrote nothing")
+def _log_size(root) -> int:
+    files = list(root.rglob("*.wslog"))
+    return files[0].stat().st_size if files else 0
+
+
+def _wait_for_records(root, n: int, timeout: float = 20.0) -> int:
+    """Wait until about n records are on disk; returns the log's size."""
+    return wait_until(lambda: _log_size(root) > n * 50, timeout, 0.05, "collect wrote records")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -55,8 +58,9 @@ def test_kill_9_leaves_a_log_readable_up_to_the_last_flush(tmp_path):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_records(tmp_path, 300)
-        time.sleep(0.5)
+        size = _wait_for_records(tmp_path, 300)
+        # Killed mid-stream: once the capture has flushed again since.
+        wait_until(lambda: _log_size(tmp_path) > size, interval=0.05)
         killed_ns = time.time_ns()
         p.kill()
         p.wait(10)

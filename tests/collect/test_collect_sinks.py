@@ -4,18 +4,16 @@ stops the capture."""
 from __future__ import annotations
 
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-from collect_helpers import inbound, records, run_collect, stopped
 
 from alphapulse_cli.exchange.thread import ExchangeThread
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.collect import inbound, records, run_collect, stopped
+from tests.helpers.redis_streams import RedisServer, free_port
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "redis"))
-from redis_helpers import RedisServer, free_port
+pytestmark = pytest.mark.slow  # every test runs collect, a local exchange and a redis-server
 
 
 @pytest.fixture

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from compact_data import make_data_dir, recorded
 
 from alphapulse_cli.compact.scan import TMP_PREFIX
-from conftest import run_cli, spec_log
+from tests.helpers.cli import run_cli
+from tests.helpers.compact_data import make_data_dir, recorded
+from tests.helpers.wslog_spec import spec_log
+
+pytestmark = pytest.mark.slow  # logs recorded from a local WebSocket exchange; the CLI and zstd
 
 
 def files_under(root: Path) -> list[str]:

@@ -7,9 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from compact_data import make_data_dir, recorded
+import pytest
 
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.compact_data import make_data_dir, recorded
+
+pytestmark = pytest.mark.slow  # logs recorded from a local WebSocket exchange; the CLI
 
 
 def events_of(path: Path) -> list[dict]:

@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
 import zstandard
-from compact_data import make_data_dir, recorded
 
 from alphapulse_cli.compact.lock import DirLock
 from alphapulse_cli.compact.scan import TMP_PREFIX
 from alphapulse_cli.wslog.reader import complete_length
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.compact_data import make_data_dir, recorded
+from tests.helpers.wait import wait_until
+
+pytestmark = pytest.mark.slow  # compact as processes, killed and racing
 
 WRITER = """
 import sys
@@ -76,7 +81,9 @@ def test_second_compact_waits_or_exits_with_no_wait(tmp_path):
         assert r.returncode == 1
         assert b"another compact is running" in r.stderr and b"Traceback" not in r.stderr
         p = compact_proc(str(data))
-        time.sleep(1.5)
+        assert p.stderr is not None
+        wait_until(lambda: select.select([p.stderr], [], [], 0)[0], timeout=30)
+        assert b"waiting for another compact" in p.stderr.readline()
         assert p.poll() is None, p.communicate()
         assert not list(data.rglob("*.zst"))
     finally:
@@ -127,6 +134,7 @@ def test_killed_at_random_instants_then_rerun_loses_nothing(tmp_path):
             p.communicate(timeout=60)
             full = time.monotonic() - t0
             continue
+        # A random instant of the run is the point: the kill lands wherever it lands.
         time.sleep(rnd.uniform(0.05, 0.95) * full)
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
@@ -200,9 +208,7 @@ def test_sigterm_stops_cleanly_and_keeps_what_is_done(tmp_path):
     data = tmp_path / "data"
     originals = make_data_dir(data, hours=4)
     p = compact_proc(str(data))
-    deadline = time.monotonic() + 30
-    while len(list(data.rglob("*.zst"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(list(data.rglob("*.zst"))) >= 2, timeout=30, interval=0.01)
     p.send_signal(signal.SIGTERM)
     _out, err = p.communicate(timeout=30)
     assert p.returncode in (0, 130), err
@@ -223,18 +229,17 @@ def test_a_live_collect_capture_is_skipped_until_it_closes(tmp_path):
     from alphapulse_cli.exchange.thread import ExchangeThread
 
     data = tmp_path / "data"
+
+    def grown() -> list:
+        logs = list(data.rglob("*.wslog"))
+        return logs if logs and logs[0].stat().st_size > 20_000 else []
+
     with ExchangeThread("coinbase", rate=2000, seed=4) as ex:
         cmd = [sys.executable, "-m", "alphapulse_cli", "collect", "coinbase", "BTC-USD"]
         cmd += ["--url", ex.url, "-o", str(data), "-q"]
         col = subprocess.Popen(cmd, stderr=subprocess.PIPE)
         try:
-            deadline = time.monotonic() + 30
-            logs: list = []
-            while time.monotonic() < deadline:
-                logs = list(data.rglob("*.wslog"))
-                if logs and logs[0].stat().st_size > 20_000:
-                    break
-                time.sleep(0.05)
+            logs = wait_until(grown, timeout=30, interval=0.05)
             assert len(logs) == 1, col.stderr
             r = run_cli("compact", str(data), "--stats")
             assert r.returncode == 0, r.stderr

@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from alphapulse_cli.exchange import ExchangeThread, Faults
+
+pytestmark = pytest.mark.slow  # the local-exchange CLI as a process
 
 LISTENING = re.compile(r"^listening on (ws://\S+) \((\S+)\)$")
 

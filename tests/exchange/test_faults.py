@@ -7,11 +7,14 @@ import json
 import time
 
 import pytest
-from exchange_helpers import V2Book, client, loads, recv, run
 from websockets.exceptions import ConnectionClosed
 
 from alphapulse_cli.errors import UsageError
 from alphapulse_cli.exchange import Faults, LocalExchange
+from tests.helpers.aio import run
+from tests.helpers.exchange import V2Book, client, loads, recv
+
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
 
 
 def kraken_book_sub(symbols: list[str], depth: int = 10) -> str:

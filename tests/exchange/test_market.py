@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from exchange_helpers import V2Book, loads
-
 from alphapulse_cli.adapters.kraken_checksum import checksum_from_text
 from alphapulse_cli.exchange.faults import NO_FAULTS, Faults
 from alphapulse_cli.exchange.instruments import instrument, listing
@@ -16,6 +14,7 @@ from alphapulse_cli.exchange.market import ASK, BID, Market
 from alphapulse_cli.exchange.session import Settings
 from alphapulse_cli.exchange.stats import ConnStats
 from alphapulse_cli.exchange.wire import fixed
+from tests.helpers.exchange import V2Book, loads
 
 T0 = 1_767_225_600_000_000_000
 

@@ -8,10 +8,13 @@ import re
 from decimal import Decimal
 
 import pytest
-from exchange_helpers import client, recv, recv_until, run
 from websockets.exceptions import ConnectionClosed
 
 from alphapulse_cli.exchange import LocalExchange
+from tests.helpers.aio import run
+from tests.helpers.exchange import client, recv, recv_until
+
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 AUTH_ERROR = {

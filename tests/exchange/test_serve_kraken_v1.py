@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import re
 
-from exchange_helpers import V1Book, client, recv, recv_until, run
+import pytest
 
 from alphapulse_cli.exchange import LocalExchange
+from tests.helpers.aio import run
+from tests.helpers.exchange import V1Book, client, recv, recv_until
+
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
 
 INT64_MAX = 2**63 - 1
 EPOCH = re.compile(r"^\d{10}\.\d{6}$")

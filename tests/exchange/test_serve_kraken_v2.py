@@ -6,7 +6,12 @@ import json
 import re
 from collections import defaultdict
 
-from exchange_helpers import (
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from alphapulse_cli.exchange import Faults, LocalExchange
+from tests.helpers.aio import run
+from tests.helpers.exchange import (
     V2Book,
     client,
     decimals,
@@ -14,11 +19,9 @@ from exchange_helpers import (
     loads,
     recv,
     recv_until,
-    run,
 )
-from websockets.exceptions import ConnectionClosed
 
-from alphapulse_cli.exchange import Faults, LocalExchange
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
 
 INT64_MAX = 2**63 - 1
 

@@ -9,9 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from exchange_helpers import client, loads, run
+import pytest
 
 from alphapulse_cli.exchange import LocalExchange
+from tests.helpers.aio import run
+from tests.helpers.exchange import client, loads
+
+pytestmark = pytest.mark.slow  # every test runs a WebSocket server
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "exchange"
 

@@ -8,8 +8,6 @@ import copy
 import random
 
 import pytest
-from shm_helpers import ring_fixture
-from shm_record import record_local
 
 from alphapulse_cli.core import derive, sinks
 from alphapulse_cli.core.book import L2Book
@@ -17,10 +15,9 @@ from alphapulse_cli.shm import ShmBookReader
 from alphapulse_cli.shm import sink as sink_mod
 from alphapulse_cli.shm.sink import ShmSink
 from alphapulse_cli.wslog.reader import iter_records
+from tests.helpers.record import record_local
 
 speedups = pytest.importorskip("alphapulse_cli._speedups")
-ring_name = pytest.fixture(ring_fixture)
-other_ring = pytest.fixture(ring_fixture)
 
 # Around the exact fast path's edges: 15/16 significant digits, 22/23 decimals, leading
 # and trailing zeros, integers past 2**53, forms only float() reads.
@@ -96,6 +93,7 @@ def test_odd_texts_convert_exactly_as_float_does():
         speedups.book_levels(book.bids, 257)
 
 
+@pytest.mark.slow
 def test_sink_writes_the_same_entries_with_and_without_the_compiled_levels(
     tmp_path, ring_name, other_ring, monkeypatch
 ):

@@ -7,13 +7,13 @@ import signal
 import time
 
 import pytest
-from ring_proc import levels
-from shm_helpers import ring_fixture, run_writer, wait_ready, writer_proc
 
 from alphapulse_cli.errors import ResourceBusyError
 from alphapulse_cli.shm import ShmBookReader, ShmBookWriter
+from tests.helpers.ring_proc import levels
+from tests.helpers.shm import run_writer, wait_ready, writer_proc
 
-ring_name = pytest.fixture(ring_fixture)
+pytestmark = pytest.mark.slow  # ring writers in other processes
 
 
 def check_whole(e) -> None:
@@ -62,7 +62,7 @@ def test_slow_reader_gets_every_entry_or_counts_it(ring_name):
         if e is None:
             if p.poll() is not None and r.position >= r.write_seq:
                 break
-            time.sleep(0.0002)
+            time.sleep(0.0002)  # an idle reader's poll, not a wait for a result
             continue
         check_whole(e)
         got.append(e.sequence)

@@ -9,14 +9,11 @@ import struct
 
 import numpy as np
 import pytest
-from shm_docstruct import doc_dtypes, documented_structs
-from shm_helpers import ring_fixture
 
 from alphapulse_cli.errors import ResourceBusyError, RingError, UsageError
 from alphapulse_cli.shm import ShmBookReader, ShmBookWriter
 from alphapulse_cli.shm import layout as L
-
-ring_name = pytest.fixture(ring_fixture)
+from tests.helpers.shm_docstruct import doc_dtypes, documented_structs
 
 
 def test_documented_layout_is_packed_and_matches_the_code():

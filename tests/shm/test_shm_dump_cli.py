@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from shm_helpers import ring_fixture, wait_ready, writer_proc
 
 from alphapulse_cli.shm import ShmBookWriter
 from alphapulse_cli.shm.layout import ring_path
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.shm import wait_ready, writer_proc
 
-ring_name = pytest.fixture(ring_fixture)
+pytestmark = pytest.mark.slow  # every test runs shm-dump as a process
 
 T = 1_700_000_000_000_000_000
 

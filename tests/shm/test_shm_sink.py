@@ -10,14 +10,10 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from shm_docstruct import doc_dtypes
-from shm_helpers import ring_fixture
-from shm_record import record_local
 
 from alphapulse_cli.core import derive, sinks
 from alphapulse_cli.errors import ResourceBusyError
@@ -25,9 +21,12 @@ from alphapulse_cli.shm import ShmBookReader
 from alphapulse_cli.shm.layout import ring_path
 from alphapulse_cli.shm.sink import ShmSink, parse_mode
 from alphapulse_cli.wslog.reader import iter_records
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.record import record_local
+from tests.helpers.shm_docstruct import doc_dtypes
+from tests.helpers.wait import wait_until
 
-ring_name = pytest.fixture(ring_fixture)
+pytestmark = pytest.mark.slow  # replay --shm as a process, on a log from a local WebSocket exchange
 
 
 @pytest.fixture(scope="module")
@@ -176,14 +175,15 @@ def test_writer_killed_mid_replay_is_taken_over(recorded, book_lines, ring_name)
         ],
         stderr=subprocess.PIPE,
     )  # fmt: skip
+
+    def written_20() -> bool:
+        if not ring_path(ring_name).exists():
+            return False
+        with ShmBookReader.open(ring_name) as r:
+            return r.write_seq >= 20
+
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if ring_path(ring_name).exists():
-                with ShmBookReader.open(ring_name) as r:
-                    if r.write_seq >= 20:
-                        break
-            time.sleep(0.01)
+        wait_until(written_20, timeout=30, interval=0.01)
         busy = run_cli("replay", str(recorded), "--shm", ring_name)
         assert busy.returncode == 1 and b"live process" in busy.stderr
         assert busy.stderr.count(b"\n") == 1

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from alphapulse_cli.errors import BadLogError, TruncatedLogError
 from alphapulse_cli.wslog import reader as reader_mod
 from alphapulse_cli.wslog.reader import ReadStats, complete_length, expand_inputs, iter_records
-from conftest import spec_log, spec_preamble, spec_record
+from tests.helpers.wslog_spec import spec_log, spec_preamble, spec_record
 
 
 def as_tuples(records):
@@ -130,7 +130,7 @@ def test_follow_reads_a_growing_file_until_end_event(tmp_path, sample_records):
     t.start()
     with open(p, "ab") as f:
         for r in sample_records:
-            time.sleep(0.02)
+            time.sleep(0.02)  # the file grows while the reader follows it: that is the test
             f.write(spec_record(*r))
             f.flush()
     t.join(timeout=5)

@@ -12,7 +12,7 @@ from alphapulse_cli.errors import ResourceBusyError
 from alphapulse_cli.wslog.format import Kind, make_tag
 from alphapulse_cli.wslog.reader import iter_records
 from alphapulse_cli.wslog.writer import HOUR_NS, RotatingWriter, WslogWriter
-from conftest import spec_log
+from tests.helpers.wslog_spec import spec_log
 
 
 def test_bytes_match_the_spec_encoding(tmp_path, sample_records):

@@ -7,11 +7,11 @@ import json
 import subprocess
 
 import pytest
-from redis_helpers import RedisServer, log_fixture
 
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import RedisServer
 
-recorded_log = pytest.fixture(scope="session")(log_fixture)
+pytestmark = pytest.mark.slow  # a redis-server with TLS, the CLI as a process
 
 
 def test_rediss_with_a_password_publishes_and_tails(tmp_path, recorded_log):

@@ -1,4 +1,4 @@
-"""Timestamp and symbol normalization helpers."""
+"""Timestamp normalization: RFC 3339 and epoch text to integer nanoseconds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from alphapulse_cli.adapters.symbols import coinbase_symbol, kraken_symbol, to_kraken
 from alphapulse_cli.core.times import epoch_text_to_ns, rfc3339_to_ns
 
 BASE = int(dt.datetime(2014, 11, 7, 8, 19, 27, tzinfo=dt.timezone.utc).timestamp()) * 10**9
@@ -50,15 +49,3 @@ def test_epoch_text_to_ns():
     assert epoch_text_to_ns("1534614248") == 1_534_614_248_000_000_000
     for bad in ("", "x", "1.2.3", "-5.0", "1534614248.1234567890", None, "9" * 50):
         assert epoch_text_to_ns(bad) is None
-
-
-def test_symbols():
-    assert kraken_symbol("XBT/USD") == "BTC-USD"
-    assert kraken_symbol("XDG/EUR") == "DOGE-EUR"
-    assert kraken_symbol("MATIC/USD") == "MATIC-USD"
-    assert kraken_symbol("XBTUSD") is None
-    assert coinbase_symbol("btc-usd") == "BTC-USD"
-    assert coinbase_symbol("BTC-USD-X") is None and coinbase_symbol("") is None
-    assert to_kraken("BTC-USD", "v1") == "XBT/USD"
-    assert to_kraken("BTC-USD", "v2") == "BTC/USD"
-    assert to_kraken("XBT/USD", "v2") == "BTC/USD"

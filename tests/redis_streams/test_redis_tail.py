@@ -3,20 +3,23 @@ consumer groups sharing work, and a killed consumer's pending entries claimed by
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import pytest
-from redis_helpers import RedisServer, client_fixture, kill_group, server_fixture, wait_for
 
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import RedisServer, kill_group
+from tests.helpers.wait import wait_until
 
-redis_server = pytest.fixture(scope="session")(server_fixture)
-rds = pytest.fixture(client_fixture)
+pytestmark = pytest.mark.slow  # a redis-server, tail-stream as a process
 
 KEY = "trades:coinbase:BTC-USD"
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00Z
@@ -100,7 +103,7 @@ def test_default_from_dollar_gives_new_entries_only(redis_server, rds):
     add(rds, KEY, 0, 20)
     proc = tail(redis_server.url, KEY, "--count", "5")
     try:
-        wait_for(lambda: blocked_readers(rds) == 1)
+        wait_until(lambda: blocked_readers(rds) == 1)
         new = add(rds, KEY, 100, 5)
         out, err = finish(proc)
     finally:
@@ -130,7 +133,7 @@ def test_patterns_pick_up_streams_created_later(redis_server, rds, group):
     extra = ["--group", "g", "--consumer", "c1"] if group else []
     proc = tail(redis_server.url, "trades:coinbase:*", "--rescan", "0.1", "--count", "6", *extra)
     try:
-        wait_for(lambda: blocked_readers(rds) == 1)
+        wait_until(lambda: blocked_readers(rds) == 1)
         later = "trades:coinbase:SOL-USD"
         want = {(later, i) for i in add(rds, later, 10, 3)}
         want |= {(KEY, i) for i in add(rds, KEY, 20, 3)}
@@ -152,17 +155,17 @@ def test_two_consumers_in_a_group_share_a_stream(redis_server, rds, tmp_path):
         for k, f in zip((1, 2), files, strict=True)
     ]
     try:
-        wait_for(lambda: blocked_readers(rds) == 2)
+        wait_until(lambda: blocked_readers(rds) == 2)
         ids: list[str] = []
         for k in range(0, n, 500):
             ids += add(rds, KEY, k, 500)
-            time.sleep(0.002)
+            time.sleep(0.002)  # a producer that trickles, not a wait: both consumers get work
 
         def done() -> bool:
             info = rds.xinfo_groups(KEY)[0]
             return info["pending"] == 0 and info["last-delivered-id"] == ids[-1]
 
-        wait_for(done, 30)
+        wait_until(done, 30)
         for p in procs:
             p.send_signal(signal.SIGTERM)
             finish(p)
@@ -179,6 +182,12 @@ def test_two_consumers_in_a_group_share_a_stream(redis_server, rds, tmp_path):
     assert all(g == sorted(g, key=lambda i: tuple(map(int, i.split("-")))) for g in got)
 
 
+def pipe_full(fd: int) -> bool:
+    """Is the pipe read through fd full, so that its writer is blocked? (Linux)"""
+    queued = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+    return queued >= fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) - 4096
+
+
 def pending_count(r) -> int:
     groups = r.xinfo_groups(KEY)
     return int(groups[0]["pending"]) if groups else 0
@@ -191,8 +200,8 @@ def _kill_with_pending(rds, url: str) -> tuple[list[str], list[str], bytes]:
     proc = tail(url, KEY, "--group", "g", "--consumer", "dead", "--from", "0", stdout=w_fd)
     os.close(w_fd)
     try:
-        wait_for(lambda: pending_count(rds) >= 1000)
-        time.sleep(0.2)  # stuck writing into the full pipe
+        wait_until(lambda: pending_count(rds) >= 1000)
+        wait_until(lambda: pipe_full(r_fd), what="stuck writing into the full pipe")
     finally:
         kill_group(proc)
     written = b""
@@ -215,7 +224,12 @@ def test_killed_consumer_pending_entries_are_claimed_by_another(redis_server, rd
     assert pending == ids[: len(pending)] and len(pending) >= 1000
     # Lines it wrote before dying were never acknowledged: they stay pending.
     assert {json.loads(x)["id"] for x in written.splitlines()[:-1]} <= set(pending)
-    time.sleep(0.3)
+
+    def all_idle() -> bool:  # longer than --claim-idle below
+        entries = rds.xpending_range(KEY, "g", "-", "+", 10_000)
+        return min(e["time_since_delivered"] for e in entries) > 200
+
+    wait_until(all_idle)
     out = run_cli(
         "tail-stream",
         KEY,
@@ -275,22 +289,6 @@ def test_group_options_are_checked(redis_server):
     assert b"--consumer" in out.stderr
 
 
-def test_json_lines_escape_what_needs_it():
-    from alphapulse_cli.redis_streams.tail import JsonLines
-
-    plain = [("1-0", ["price", "1.5", "side", "buy"]), ("2-0", ["price", "{x}", "side", "é"])]
-    tricky = [("3-0", ["note", 'say "hi"\\n', "ctl", "a\nb\tc\x01"])]
-    clash = [("4-0", ["id", "mine", "price", "2"])]
-    jl = JsonLines()
-    for stream, batch in (("s:{1}", plain), ("s", tricky), ('s"q', plain), ("s", clash)):
-        got = [json.loads(x) for x in jl.lines(stream, batch).decode().splitlines()]
-        want = [
-            {"stream": stream, "id": e, **dict(zip(v[::2], v[1::2], strict=True))} for e, v in batch
-        ]
-        assert got == want
-        assert [list(g) for g in got] == [list(w) for w in want]
-
-
 def test_tail_stream_rides_out_a_redis_restart(tmp_path):
     server = RedisServer(tmp_path, durable=True).start()
     r = server.client()
@@ -299,13 +297,13 @@ def test_tail_stream_rides_out_a_redis_restart(tmp_path):
         with open(out_path, "wb") as out:
             proc = tail(server.url, KEY, "--group", "g", "--consumer", "c", stdout=out)
             try:
-                wait_for(lambda: blocked_readers(r) == 1)
+                wait_until(lambda: blocked_readers(r) == 1)
                 ids = add(r, KEY, 0, 1000)
-                wait_for(lambda: pending_count(r) == 0 and len(out_path.read_bytes()) > 0)
-                wait_for(lambda: blocked_readers(r) == 1)
+                wait_until(lambda: pending_count(r) == 0 and len(out_path.read_bytes()) > 0)
+                wait_until(lambda: blocked_readers(r) == 1)
                 r.close()
                 server.kill()
-                time.sleep(0.3)
+                time.sleep(0.3)  # the outage itself: Redis stays down this long, on purpose
                 server.start()
                 r = server.client()
                 ids += add(r, KEY, 1000, 1000)
@@ -314,7 +312,7 @@ def test_tail_stream_rides_out_a_redis_restart(tmp_path):
                     g = r.xinfo_groups(KEY)[0]
                     return g["pending"] == 0 and g["last-delivered-id"] == ids[-1]
 
-                wait_for(done, 20)
+                wait_until(done, 20)
                 proc.send_signal(signal.SIGTERM)
                 _out, err = finish(proc)
             finally:

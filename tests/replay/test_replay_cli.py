@@ -10,10 +10,14 @@ import subprocess
 import sys
 import time
 
+import pytest
 import zstandard
 
 from alphapulse_cli.wslog.reader import complete_length
-from conftest import run_cli, spec_log, spec_record
+from tests.helpers.cli import run_cli
+from tests.helpers.wslog_spec import spec_log, spec_record
+
+pytestmark = pytest.mark.slow  # every test runs the CLI as a process
 
 
 def test_jsonl_whole_output(sample_log):

@@ -8,19 +8,21 @@ import json
 from pathlib import Path
 
 import pytest
-from serve_helpers import (
+
+from tests.helpers.aio import run
+from tests.helpers.serve import (
     COINBASE_SUB,
     KRAKEN_V2_SUB,
     connect,
     read_to_close,
     receive_all,
     record_log,
-    run,
     serve_once,
     start_server,
 )
+from tests.helpers.wslog_spec import spec_log, spec_preamble, spec_record
 
-from conftest import spec_log, spec_preamble, spec_record
+pytestmark = pytest.mark.slow  # every test runs replay --serve as a process
 
 
 @pytest.fixture(scope="module")

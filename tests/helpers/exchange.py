@@ -20,13 +20,6 @@ def client(url: str, **kwargs: Any) -> Any:
     return connect(url, max_queue=None, **kwargs)
 
 
-def run(coro: Any, timeout: float = 30.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
-
-
 def loads(text: str | bytes) -> Any:
     """Exact numbers: floats as Decimal (keeps the wire text, trailing zeros included)."""
     return json.loads(text, parse_float=Decimal)

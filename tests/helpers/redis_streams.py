@@ -1,26 +1,24 @@
 """A real `redis-server` per test session (free port, temporary dir), a recorder of real
 local-exchange traffic, and readers that check what the publisher wrote with redis-py,
-a client independent of ours.
-
-Fixtures are plain functions here, not in a conftest.py (that name would shadow
-tests/conftest.py for `from conftest import run_cli`); test modules wrap them.
-"""
+a client independent of ours. The fixtures built on them are in tests/redis_streams/conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import redis
+
+from tests.helpers.cli import run_cli
+from tests.helpers.record import capture
+from tests.helpers.wait import wait_until
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -58,16 +56,19 @@ class RedisServer:
         self.proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        proc = self.proc
+
+        def accepting() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    return True
             except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server exited: {self.proc.returncode}") from None
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start in 10 s")
+                if proc.poll() is not None:
+                    raise RuntimeError(f"redis-server exited: {proc.returncode}") from None
+                return False
+
+        wait_until(accepting, timeout=10, what="redis-server accepts connections")
+        return self
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -106,9 +107,6 @@ def trade_entry(ev: dict[str, Any]) -> dict[str, str]:
 
 def trades_of(log: Path) -> dict[str, list[dict[str, str]]]:
     """The trade entries a log must give, per stream, in order: from `replay --format events`."""
-    import json
-
-    from conftest import run_cli
 
     out = run_cli("replay", str(log), "--format", "events")
     assert out.returncode == 0, out.stderr
@@ -142,16 +140,23 @@ def check_restart(
     assert total - stored <= red["dropped"]
 
 
-def run_through_restart(
-    cmd: list[str], server: RedisServer, up_s: float, down_s: float
-) -> tuple[int, bytes]:
-    """Run cmd; SIGKILL the server after up_s, start it again after down_s; wait for cmd.
-    Returns cmd's exit status and stderr."""
+def stored(server: RedisServer) -> int:
+    """How many entries the streams of database 0 hold."""
+    r = server.client()
+    try:
+        return sum(r.xlen(k) for k in r.keys("*"))
+    finally:
+        r.close()
+
+
+def run_through_restart(cmd: list[str], server: RedisServer, down_s: float) -> tuple[int, bytes]:
+    """Run cmd; SIGKILL the server once cmd has published to it, start it again after down_s;
+    wait for cmd. Returns cmd's exit status and stderr."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        time.sleep(up_s)
+        wait_until(lambda: stored(server) > 0, timeout=30, what="cmd publishes to Redis")
         server.kill()
-        time.sleep(down_s)
+        time.sleep(down_s)  # the outage itself: Redis stays down this long, on purpose
         server.start()
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -188,33 +193,16 @@ def trade(i: int, **over: Any) -> dict[str, Any]:
 
 async def _capture(path: Path, frames: int) -> None:
     """Record as a capture does: connect event, what we sent, then every frame, raw."""
-    from websockets.asyncio.client import connect
-
-    from alphapulse_cli.adapters import make_adapter
     from alphapulse_cli.exchange.server import LocalExchange
-    from alphapulse_cli.venues_table import VENUE_IDS
-    from alphapulse_cli.wslog.format import make_tag
-    from alphapulse_cli.wslog.writer import WslogWriter, session_payload
+    from alphapulse_cli.wslog.writer import WslogWriter
 
     w = WslogWriter(path)
     try:
         plan = (("coinbase", ["BTC-USD", "ETH-USD"]), ("kraken", ["BTC/USD", "ETH/USD"]))
         for slot, (venue, symbols) in enumerate(plan):
-            vid = VENUE_IDS[venue]
             market = {"rate": 5000, "seed": 11 + slot, "levels": 60, "trade_share": 0.4}
             async with LocalExchange(venue, **market) as ex:
-                url = ex.url
-                adapter = make_adapter(venue)
-                async with connect(url, max_queue=None) as ws:
-                    hello = session_payload("connect", url=url)
-                    w.write(time.time_ns(), make_tag(vid, 2, slot), hello)
-                    for msg in adapter.subscribe_messages(symbols):
-                        await ws.send(msg.decode())
-                        w.write(time.time_ns(), make_tag(vid, 1, slot), msg)
-                    for _ in range(frames):
-                        data = await asyncio.wait_for(ws.recv(), 10)
-                        raw = data.encode() if isinstance(data, str) else data
-                        w.write(time.time_ns(), make_tag(vid, 0, slot), raw)
+                await capture(w, venue, ex.url, symbols, frames, slot)
     finally:
         w.close()
 
@@ -224,46 +212,8 @@ def record_local_exchange(path: Path, frames: int = 1500) -> Path:
     return path
 
 
-def wait_for(pred: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL a process we started (no cleanup of any kind on its side)."""
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-
-
-_shared: dict[str, Any] = {"server": None, "users": 0}
-
-
-def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """For `pytest.fixture(scope="session")`: one server shared by every module using it."""
-    if _shared["server"] is None:
-        _shared["server"] = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    _shared["users"] += 1
-    try:
-        yield _shared["server"]
-    finally:
-        _shared["users"] -= 1
-        if not _shared["users"]:
-            _shared["server"].stop()
-            _shared["server"] = None
-
-
-def client_fixture(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    """A redis-py client on an emptied database."""
-    r = redis_server.client()
-    r.flushall()
-    yield r
-    r.close()
-
-
-def log_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real traffic from the local exchange: Coinbase and Kraken v2, trades and books."""
-    return record_local_exchange(tmp_path_factory.mktemp("rec") / "local.wslog")

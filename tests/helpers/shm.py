@@ -1,8 +1,6 @@
 """Helpers for the ring tests: unique ring names under the real /dev/shm/alphapulse,
-removed afterwards, and writer processes (tests/shm/ring_proc.py).
-
-Not a conftest.py: test modules import `from conftest import ...` by name, and a second
-conftest module would shadow the top-level one."""
+removed afterwards (the fixtures are in tests/shm/conftest.py), and writer processes
+(tests/helpers/ring_proc.py, run as a script)."""
 
 from __future__ import annotations
 

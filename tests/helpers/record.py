@@ -14,17 +14,23 @@ from alphapulse_cli.wslog.format import make_tag
 from alphapulse_cli.wslog.writer import WslogWriter, session_payload
 
 
-async def _capture(
-    w: WslogWriter, venue: str, url: str, symbols: list[str], frames: int, conn: int
+async def capture(
+    w: WslogWriter,
+    venue: str,
+    url: str,
+    symbols: list[str],
+    frames: int,
+    conn: int,
+    depth: int | None = None,
 ) -> None:
-    # Kraken books 100 deep, so the ring's 50 levels a side are all filled.
+    """One connection's session into `w`: the connect event, what we sent, `frames` frames."""
     from websockets.asyncio.client import connect
 
     vid = VENUE_IDS[venue]
     adapter = make_adapter(venue)
     async with connect(url, max_queue=None) as ws:
         w.write(time.time_ns(), make_tag(vid, 2, conn), session_payload("connect", url=url))
-        for msg in adapter.subscribe_messages(symbols, depth=100 if venue == "kraken" else None):
+        for msg in adapter.subscribe_messages(symbols, depth=depth):
             await ws.send(msg.decode())
             w.write(time.time_ns(), make_tag(vid, 1, conn), msg)
         for _ in range(frames):
@@ -40,8 +46,10 @@ def record_local(path: Path, frames: int = 1500, rate: float = 4000.0, levels: i
         for conn, (venue, symbols) in enumerate(
             (("coinbase", ["BTC-USD", "ETH-USD"]), ("kraken", ["BTC/USD", "ETH/USD"]))
         ):
+            # Kraken books 100 deep, so the ring's 50 levels a side are all filled.
+            depth = 100 if venue == "kraken" else None
             with ExchangeThread(venue, rate=rate, seed=7 + conn, levels=levels) as ex:
-                asyncio.run(_capture(w, venue, ex.url, symbols, frames, conn))
+                asyncio.run(capture(w, venue, ex.url, symbols, frames, conn, depth))
     finally:
         w.close()
     return path

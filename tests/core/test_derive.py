@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 
-from adapter_data import example
+import pytest
 
 from alphapulse_cli.adapters.base import STAT_KEYS
 from alphapulse_cli.core import derive
-from conftest import run_cli, spec_log
+from tests.helpers.adapter_data import example
+from tests.helpers.cli import run_cli
+from tests.helpers.wslog_spec import spec_log
 
 COINBASE, KRAKEN = 1, 2
 IN, OUT, EVENT = 0, 1, 2
@@ -139,6 +141,7 @@ def test_book_lines_skip_a_book_after_a_checksum_mismatch():
     assert [b["ts_local"] for b in out] == [T, T + 3]
 
 
+@pytest.mark.slow
 def test_replay_cli_formats_and_stats(tmp_path):
     log = tmp_path / "mixed.wslog"
     log.write_bytes(

@@ -10,21 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from redis_helpers import (
+
+from alphapulse_cli.exchange.thread import ExchangeThread
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import (
     RedisServer,
     check_restart,
-    client_fixture,
     contents,
     run_through_restart,
-    server_fixture,
     trades_of,
 )
 
-from alphapulse_cli.exchange.thread import ExchangeThread
-from conftest import run_cli
-
-redis_server = pytest.fixture(scope="session")(server_fixture)
-rds = pytest.fixture(client_fixture)
+pytestmark = pytest.mark.slow  # a redis-server, collect as a process
 
 
 def collect_cmd(url: str, out: Path, redis_url: str, *extra: str) -> list[str]:
@@ -78,7 +75,7 @@ def test_redis_killed_and_restarted_during_collect(tmp_path):
     try:
         with ExchangeThread("coinbase", rate=2500, trade_share=0.5, seed=9) as ex:
             cmd = collect_cmd(ex.url, tmp_path / "log", server.url, "--duration", "4")
-            code, err = run_through_restart(cmd, server, 1.5, 0.8)
+            code, err = run_through_restart(cmd, server, 0.8)
         assert code == 0, err
         summary = stopped(err)
         red = summary["sinks"]["redis"]

@@ -7,29 +7,24 @@ import sys
 import time
 
 import pytest
-from redis_helpers import (
-    RedisServer,
-    check_restart,
-    client_fixture,
-    contents,
-    entries,
-    free_port,
-    log_fixture,
-    run_through_restart,
-    server_fixture,
-    trade,
-    trade_entry,
-    trades_of,
-    wait_for,
-)
 
 from alphapulse_cli.redis_streams.sink import live_sink
 from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import (
+    RedisServer,
+    check_restart,
+    contents,
+    entries,
+    free_port,
+    run_through_restart,
+    trade,
+    trade_entry,
+    trades_of,
+)
+from tests.helpers.wait import wait_until
 
-redis_server = pytest.fixture(scope="session")(server_fixture)
-rds = pytest.fixture(client_fixture)
-recorded_log = pytest.fixture(scope="session")(log_fixture)
+pytestmark = pytest.mark.slow  # a redis-server, the CLI as a process
 
 
 def _publish(url: str, events: list[dict], **options) -> dict:
@@ -174,7 +169,7 @@ def test_redis_killed_and_restarted_during_replay_redis(tmp_path, recorded_log):
         # At half the recorded pace the replay lasts about two seconds.
         cmd = [sys.executable, "-m", "alphapulse_cli", "replay", str(recorded_log)]
         cmd += ["--speed", "0.5", "--redis", server.url, "--stats"]
-        code, err = run_through_restart(cmd, server, 0.8, 0.4)
+        code, err = run_through_restart(cmd, server, 0.4)
         assert code == 0, err
         red = json.loads(err.splitlines()[-1])["sinks"]["redis"]
         check_restart(contents(server), trades_of(recorded_log), red)
@@ -192,8 +187,7 @@ def test_redis_killed_and_restarted_mid_run_resumes_and_counts(tmp_path):
         server.kill()
         for i in range(20_000, 30_000):
             pub.publish(trade(i))
-        time.sleep(0.3)
-        assert pub.stats["connected"] is False
+        wait_until(lambda: pub.stats["connected"] is False)
         server.start()
         for i in range(30_000, 40_000):
             pub.publish(trade(i))
@@ -222,9 +216,9 @@ def test_refused_writes_are_counted_and_publishing_resumes(redis_server, rds):
         rds.config_set("maxmemory", "1")
         for i in range(1, 101):
             pub.publish(trade(i))
-        wait_for(lambda: pub.stats["dropped_rejected"] >= 1)
+        wait_until(lambda: pub.stats["dropped_rejected"] >= 1)
         rds.config_set("maxmemory", "0")
-        wait_for(lambda: pub.stats["queue"] == 0 and pub.stats["in_flight"] == 0)
+        wait_until(lambda: pub.stats["queue"] == 0 and pub.stats["in_flight"] == 0)
         for i in range(101, 111):
             pub.publish(trade(i))
         assert pub.flush(5)
@@ -248,11 +242,11 @@ def test_live_sink_never_waits_and_resumes_when_redis_appears(tmp_path):
     assert time.monotonic() - t0 < 2.0  # nothing waited for the dead Redis
     s = sink.stats
     assert s["offered"] == 2000 and s["dropped_overflow"] == 1500 and s["queue"] == 500
-    wait_for(lambda: sink.stats["errors"] >= 1)
+    wait_until(lambda: sink.stats["errors"] >= 1)
     assert sink.stats["connected"] is False
     server.start()
     try:
-        wait_for(lambda: sink.stats["published"] == 500)
+        wait_until(lambda: sink.stats["published"] == 500)
         stats = sink.close()
         r = server.client()
         # Drop-oldest: the most recent 500 trades made it.

@@ -16,6 +16,7 @@ from typing import Any
 from alphapulse_cli.exchange.thread import ExchangeThread
 from alphapulse_cli.wslog.format import Kind, make_tag
 from alphapulse_cli.wslog.writer import WslogWriter, session_payload
+from tests.helpers.aio import run
 
 VENUE = {"coinbase": 1, "kraken": 2}
 
@@ -32,13 +33,6 @@ KRAKEN_V2_SUB = json.dumps(
 KRAKEN_V1_SUB = json.dumps(
     {"event": "subscribe", "pair": ["XBT/USD"], "subscription": {"name": "book"}}
 )
-
-
-def run(coro: Any, timeout: float = 30.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
 
 
 def connect(url: str) -> Any:

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from serve_helpers import start_server
 
 from alphapulse_cli.exchange.thread import ExchangeThread
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.serve import start_server
+
+pytestmark = pytest.mark.slow  # replay --serve and collect as processes
 
 
 def _collect(venue: str, url: str, out: Path, *args: str) -> subprocess.CompletedProcess:

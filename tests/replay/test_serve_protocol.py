@@ -9,9 +9,14 @@ import signal
 import time
 from pathlib import Path
 
-from serve_helpers import connect, read_to_close, receive_all, run, serve_once, start_server
+import pytest
 
-from conftest import run_cli, spec_log
+from tests.helpers.aio import run
+from tests.helpers.cli import run_cli
+from tests.helpers.serve import connect, read_to_close, receive_all, serve_once, start_server
+from tests.helpers.wslog_spec import spec_log
+
+pytestmark = pytest.mark.slow  # every test runs replay --serve as a process
 
 T = 1_700_000_000_000_000_000
 
@@ -206,6 +211,7 @@ def test_a_greeting_needs_the_connect_event_it_follows(tmp_path: Path) -> None:
         async def client(url: str) -> tuple[list[bytes], list[bytes]]:
             early: list[bytes] = []
             async with connect(url) as ws:
+                # What comes before the client speaks: half a second of silence ends it.
                 try:
                     while True:
                         early.append(await asyncio.wait_for(ws.recv(decode=False), 0.5))

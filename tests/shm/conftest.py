@@ -1,0 +1,19 @@
+"""Fixtures for the ring tests: unique ring names, the rings removed afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.shm import ring_fixture
+
+
+@pytest.fixture
+def ring_name() -> Iterator[str]:
+    yield from ring_fixture()
+
+
+@pytest.fixture
+def other_ring() -> Iterator[str]:
+    yield from ring_fixture()
