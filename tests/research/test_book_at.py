@@ -8,11 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from research_data import SYMBOLS, capture_both, logs
 
 from alphapulse_cli.core.derive import Normalizer
 from alphapulse_cli.research import Lake
 from alphapulse_cli.wslog.reader import iter_records
+from tests.helpers.research import SYMBOLS, capture_both, logs
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from research_data import collect, compact
 
 from alphapulse_cli.exchange.thread import ExchangeThread
 from alphapulse_cli.research import Lake, LakeWarning
+from tests.helpers.research import collect, compact
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "redis"))
 from redis_helpers import RedisServer, free_port
