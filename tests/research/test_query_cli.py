@@ -9,12 +9,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "compact"))
-from compact_data import make_data_dir
-
 from alphapulse_cli.research import Lake
 from alphapulse_cli.research.output import iter_csv, iter_jsonl
-from conftest import run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.compact_data import make_data_dir
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ the lake, the raw logs it does not hold yet, and Redis."""
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from decimal import Decimal
 from pathlib import Path
@@ -13,12 +12,9 @@ import pytest
 
 from alphapulse_cli.exchange.thread import ExchangeThread
 from alphapulse_cli.research import Lake, LakeWarning
+from tests.helpers.cli import run_cli
+from tests.helpers.redis_streams import RedisServer, free_port
 from tests.helpers.research import collect, compact
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "redis"))
-from redis_helpers import RedisServer, free_port
-
-from conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
