@@ -15,6 +15,7 @@ from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
 from alphapulse_cli import __version__
+from alphapulse_cli.cli import plain_params
 from alphapulse_cli.errors import AlphapulseError, ExitCode
 
 # (command name, module). Each module defines `command`, a typer-annotated function whose
@@ -54,6 +55,10 @@ SUMMARIES: dict[str, str] = {
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class _Command(plain_params.PlainParams, TyperCommand):
+    """A typer command whose plain options are coerced without pydantic."""
+
+
 class _Commands(MutableMapping[str, Any]):
     """The commands by name, each built from its module on first use."""
 
@@ -64,7 +69,9 @@ class _Commands(MutableMapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         if name not in self._loaded:
             module = importlib.import_module(self._modules[name])  # KeyError: no such command
-            info = CommandInfo(name, context_settings=CONTEXT, callback=module.command)
+            info = CommandInfo(
+                name, cls=_Command, context_settings=CONTEXT, callback=module.command
+            )
             self._loaded[name] = get_command_from_info(
                 info,
                 pretty_exceptions_short=app.pretty_exceptions_short,
@@ -93,7 +100,7 @@ class _Commands(MutableMapping[str, Any]):
         return TyperCommand(name=name, help=SUMMARIES[name])
 
 
-class _Group(TyperGroup):
+class _Group(plain_params.PlainParams, TyperGroup):
     """The root group: commands load lazily, and the listing in --help loads none."""
 
     def __init__(self, **kwargs: Any) -> None:
