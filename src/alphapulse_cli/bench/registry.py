@@ -15,6 +15,7 @@ SUITES: dict[str, str] = {
     "e2e": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
     "redis": "alphapulse_cli.bench.suites.redis:suite",
+    "startup": "alphapulse_cli.bench.suites.startup:suite",
 }
 
 # The first line of each suite function's docstring, so that `bench --list` imports no
@@ -45,6 +46,7 @@ SUMMARIES: dict[str, str] = {
     "redis": (
         "Publisher and tail-stream (group, acks) entries/s against redis-benchmark XADD -P 64."
     ),
+    "startup": 'Start-up CPU ms of every command, cheaply run, vs `python -c "import typer"`.',
 }
 
 
