@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alphapulse_cli.errors import UsageError
+
 
 @dataclass
 class Result:
@@ -74,6 +76,19 @@ class BenchContext:
     def scale(self, n: int) -> int:
         """Workload size, smaller with --quick (for smoke runs)."""
         return max(1, n // 10) if self.quick else n
+
+
+def require(module: str) -> Any:
+    """Import a module that only the bench needs, or stop with a one-line usage error that
+    says how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UsageError(
+            f"bench: {module} is not installed: pip install 'alphapulse-cli[bench]'"
+        ) from None
 
 
 @contextmanager

@@ -15,4 +15,51 @@ SUITES: dict[str, str] = {
     "e2e": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
     "redis": "alphapulse_cli.bench.suites.redis:suite",
+    "startup": "alphapulse_cli.bench.suites.startup:suite",
 }
+
+# The first line of each suite function's docstring, so that `bench --list` imports no
+# suite (tests/cli/test_startup.py checks that they match); a suite missing here is
+# imported for its line.
+SUMMARIES: dict[str, str] = {
+    "wslog-write": "Writer records/s and MB/s on ~160-byte frames (buffered, no fsync).",
+    "wslog-read": (
+        "Reader records/s yielding (ts, tag, bytes), MB/s, and `cat FILE > /dev/null` as reference."
+    ),
+    "replay-merge": "Records/s merging 4 files by timestamp (interleaved times), in-process.",
+    "replay-bulk": (
+        "`alphapulse replay FILE --format wslog > /dev/null` GB/s, against `cat` in the same run."
+    ),
+    "replay-pacing": "Mean absolute pacing error (ms) at --speed 10 over recorded gaps of 0-50 ms.",
+    "parse": (
+        "Normalized msgs/s per venue (decode, book, integrity, events) vs stdlib json.loads."
+    ),
+    "book": (
+        "Book update p50/p99 per level change (with string->key conversion) on 50,000 levels,"
+    ),
+    "shm": "Write ns/entry (floats and decimal strings), the sink's cost per book update, and",
+    "compact": (
+        "compact: MB/s and ratio vs `zstd` (same level, same file, same run), Parquet rows/s,"
+    ),
+    "e2e": "Zero loss, highest sustained rate, receive-to-written latency and RSS of collect.",
+    "serve": "Frames/s from `replay --serve` to a websockets client and to a raw socket reader.",
+    "redis": (
+        "Publisher and tail-stream (group, acks) entries/s against redis-benchmark XADD -P 64."
+    ),
+    "startup": 'Start-up CPU ms of every command, cheaply run, vs `python -c "import typer"`.',
+}
+
+
+def summary(name: str) -> str:
+    """The first line of the suite's docstring."""
+    if name in SUMMARIES:
+        return SUMMARIES[name]
+    import importlib
+
+    mod, _, fn = SUITES[name].partition(":")
+    doc = (getattr(importlib.import_module(mod), fn).__doc__ or "").strip().splitlines()
+    return doc[0] if doc else ""
+
+
+def list_lines() -> list[str]:
+    return [f"{name:<14} {summary(name)}" for name in SUITES]

@@ -16,15 +16,6 @@ from alphapulse_cli.bench.registry import SUITES
 from alphapulse_cli.errors import DataError, UsageError
 
 
-def list_lines() -> list[str]:
-    out = []
-    for name, target in SUITES.items():
-        mod, _, fn = target.partition(":")
-        doc = (getattr(importlib.import_module(mod), fn).__doc__ or "").strip().splitlines()
-        out.append(f"{name:<14} {doc[0] if doc else ''}")
-    return out
-
-
 def _fmt(value: float) -> str:
     if value != value:  # NaN
         return "nan"

@@ -45,12 +45,14 @@ def command(
     """
     import sys
 
-    from alphapulse_cli.bench.runner import compare, list_lines, run_suites, write_json
-
     if list_suites:
+        from alphapulse_cli.bench.registry import list_lines
+
         for line in list_lines():
             print(line)
         return
+    from alphapulse_cli.bench.runner import compare, run_suites, write_json
+
     results = run_suites(split_list(suites), repeats=repeats, quick=quick)
     if json_path:
         write_json(results, json_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Optional
@@ -68,6 +67,8 @@ def command(
         if argv or (cpus is not None and pid is not None):
             raise UsageError("--show takes one PID (or --pid PID) and no command")
         target = pid if pid is not None else _pid_arg(cpus)
+        import json
+
         print(json.dumps(affinity.describe(target)), flush=True)
         return
     if pid is not None and argv:

@@ -3,7 +3,6 @@ documentation (layout as C structs, the seqlock protocol, the memory-ordering as
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -179,6 +178,8 @@ def command(
         os.close(devnull)
     finally:
         if stats:
+            import json
+
             print(json.dumps(dump.stats()), file=sys.stderr, flush=True)
         dump.close()
 

@@ -10,20 +10,48 @@ its connection state. Output lines are JSON, encoded many events per call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-import msgspec
+from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.adapters import ADAPTERS, make_adapter
-from alphapulse_cli.adapters.base import STAT_KEYS, Adapter
-from alphapulse_cli.adapters.tradeids import TradeIds
 from alphapulse_cli.venues_table import venue_name
+
+if TYPE_CHECKING:
+    from alphapulse_cli.adapters.base import Adapter
+    from alphapulse_cli.adapters.tradeids import TradeIds
 
 Record = tuple[int, int, bytes]
 BATCH_EVENTS = 64
 _EVENT_BYTES = 200  # a typical event line, to turn a batch of events into a block size
 _BOOK_TYPES = frozenset(("book_snapshot", "book_update"))
-_decode_session = msgspec.json.Decoder().decode
+
+
+class _LineEncoder:
+    """msgspec's JSON-lines encoder, made on the first call: msgspec loads with the first
+    events, not with the command (a replay that yields none never needs it)."""
+
+    __slots__ = ("_encode",)
+
+    def __init__(self) -> None:
+        self._encode: Any = None
+
+    def __call__(self, events: list[dict[str, Any]]) -> bytes:
+        if self._encode is None:
+            import msgspec
+
+            self._encode = msgspec.json.Encoder().encode_lines
+        out: bytes = self._encode(events)
+        return out
+
+
+def _session_event(payload: bytes) -> dict[str, Any] | None:
+    """A session record's JSON object (connect, disconnect, resync), else None."""
+    import msgspec
+
+    try:
+        obj = msgspec.json.decode(payload)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def normalize_symbol(text: str) -> str:
@@ -73,11 +101,8 @@ class Normalizer:
         if kind == 0:
             events = adapter.feed(payload, ts)
         elif kind == 2:
-            try:
-                obj = _decode_session(payload)
-            except (msgspec.DecodeError, UnicodeDecodeError):
-                return []
-            if not isinstance(obj, dict):
+            obj = _session_event(payload)
+            if obj is None:
                 return []
             events = adapter.feed_session(obj, ts)
         else:
@@ -96,6 +121,8 @@ class Normalizer:
         for adapter in self.adapters.values():
             if adapter is None:
                 continue
+            from alphapulse_cli.adapters.base import STAT_KEYS
+
             acc = out.setdefault(adapter.venue, dict.fromkeys(STAT_KEYS, 0))
             for k, v in adapter.stats.items():
                 acc[k] += v
@@ -112,7 +139,7 @@ def iter_event_lines(
     """Normalized events as JSON lines, yielded in blocks of about `batch` events (use
     batch=1 when following a live source, so every event leaves at once)."""
     norm = normalizer if normalizer is not None else Normalizer(symbols)
-    encode_lines = msgspec.json.Encoder().encode_lines
+    encode_lines = _LineEncoder()
     process = norm.process
     adapters = norm.adapters
     direct = norm.symbols is None
@@ -162,7 +189,7 @@ def iter_book_lines(
     {"exchange","symbol","ts_local","bids","asks"} JSON lines, best first. Books that are
     not valid (awaiting a snapshot after a mismatch or disconnect) are left out."""
     norm = normalizer if normalizer is not None else Normalizer(symbols)
-    encode_lines = msgspec.json.Encoder().encode_lines
+    encode_lines = _LineEncoder()
     process = norm.process
     pending: list[dict[str, Any]] = []
     for ts, tag, payload in records:

@@ -13,10 +13,11 @@ status view print under the sink's `name`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from alphapulse_cli.adapters.base import Adapter
-from alphapulse_cli.core.derive import Normalizer, Record
+if TYPE_CHECKING:
+    from alphapulse_cli.adapters.base import Adapter
+    from alphapulse_cli.core.derive import Normalizer, Record
 
 
 class EventSink(Protocol):

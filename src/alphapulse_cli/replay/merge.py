@@ -6,7 +6,6 @@ streams: nothing is held beyond one read chunk per input.
 
 from __future__ import annotations
 
-import base64
 import heapq
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -221,6 +220,8 @@ def wslog_blocks(records: Iterable[Record]) -> Iterator[bytes]:
 
 def jsonl_lines(records: Iterable[Record]) -> Iterator[bytes]:
     """One JSON object per record: ts, exchange, conn, kind, msg (or msg_b64)."""
+    import base64
+
     import orjson
 
     dumps = orjson.dumps

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from alphapulse_cli.core.sinks import EventSink
-from alphapulse_cli.core.times import parse_time_ns
 from alphapulse_cli.errors import UsageError
 from alphapulse_cli.replay.merge import (
     KIND_VALUES,
@@ -26,6 +24,9 @@ from alphapulse_cli.replay.merge import (
 from alphapulse_cli.venues_table import venue_id
 from alphapulse_cli.wslog.reader import ReadStats, Record, expand_inputs
 
+if TYPE_CHECKING:
+    from alphapulse_cli.core.sinks import EventSink
+
 
 def parse_speed(text: str) -> float | None:
     if text.strip().lower() in ("max", "inf", "0"):
@@ -37,6 +38,14 @@ def parse_speed(text: str) -> float | None:
     if value <= 0:
         raise UsageError(f"--speed: {text!r} must be greater than 0 (or 'max')")
     return value
+
+
+def _time_ns(text: str | None, option: str) -> int | None:
+    if not text:
+        return None
+    from alphapulse_cli.core.times import parse_time_ns
+
+    return parse_time_ns(text, option)
 
 
 @dataclass
@@ -76,8 +85,8 @@ class ReplayRequest:
                 raise UsageError(f"--kind: {k!r} is not one of {', '.join(KIND_VALUES)}")
             kind_ids.append(KIND_VALUES[k])
         sel = Selection(
-            start_ns=parse_time_ns(start, "--from") if start else None,
-            end_ns=parse_time_ns(end, "--to") if end else None,
+            start_ns=_time_ns(start, "--from"),
+            end_ns=_time_ns(end, "--to"),
             venues=frozenset(venue_id(e) for e in exchanges) if exchanges else None,
             kinds=frozenset(kind_ids) if kind_ids else None,
         )

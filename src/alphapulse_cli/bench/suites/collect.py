@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alphapulse_cli.bench.core import BenchContext, Result, scratch_dir
+from alphapulse_cli.bench.core import BenchContext, Result, require, scratch_dir
 
 SYMBOLS = ["BTC-USD", "ETH-USD", "SOL-USD"]
 DELIVERED_MIN = 0.95
@@ -45,7 +45,7 @@ def _count_inbound(root: Path) -> int:
 
 def run_once(ctx: BenchContext, rate: float, duration: float) -> dict[str, Any]:
     """One collector run at `rate` market events/s; the figures of that run."""
-    import psutil
+    psutil = require("psutil")
 
     from alphapulse_cli.exchange.thread import ExchangeThread
 
