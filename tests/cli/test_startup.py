@@ -141,7 +141,8 @@ def test_plain_coercion_answers_as_typers(value):
     check_same(value)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow  # every parameter of every command per example: ~50 ms each
+@settings(max_examples=150, deadline=None)
 @given(st.text(alphabet="0123456789-+._e ", max_size=22))
 def test_plain_coercion_answers_as_typers_on_number_like_text(text):
     check_same(text)
