@@ -41,6 +41,7 @@ complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l quiet -d 'Say
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -s q -d 'Say nothing unless something is wrong (for cron).'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l no-wait -d 'If another compact holds the directory, exit 1 at once.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l parquet -d 'Also export trades and book updates to a Parquet lake here.'
+complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l checkpoint-every -d 'With --parquet: a full-book checkpoint of every book this often in log time (and at each change of a books validity), so `query book --at` reads one checkpoint plus at most this much of updates; 0 writes none.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l verify -d 'Only recheck every indexed file against index.json; exit 3 on any mismatch.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l keep-raw -d 'Delete compressed logs whose last record is older than this (30d, 12h; a bare number is days), once verified and, with --parquet, exported.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l stats -d 'A one-line JSON summary on stderr at the end.'
