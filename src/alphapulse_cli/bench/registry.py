@@ -15,4 +15,5 @@ SUITES: dict[str, str] = {
     "e2e": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
     "redis": "alphapulse_cli.bench.suites.redis:suite",
+    "query": "alphapulse_cli.bench.suites.query:suite",
 }
