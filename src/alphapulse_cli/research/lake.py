@@ -180,15 +180,19 @@ class Lake:
         files = self.files.find("trades", sym, v, lo, hi)
         self.files.check_whole(files)
         tail = self._trade_tail(sym, v, lo, hi, files)
-        trades = (
-            self.trades(sym, lo, hi, v)
-            if tail is not None
-            else self._lake_trades(files, lo, hi, _BAR_INPUT_COLUMNS)
-        )
+        # One venue (the common case): its name is a constant, not a column to group by.
+        markets = {(f.venue, f.symbol) for f in self._in_range(files, lo, hi)}
+        market = markets.pop() if tail is None and len(markets) == 1 else None
+        if tail is not None:
+            trades = self.trades(sym, lo, hi, v)
+        elif market is not None:
+            trades = self._lake_trades(files, lo, hi, ("ts", "price", "size"))
+        else:
+            trades = self._lake_trades(files, lo, hi, ("ts", "venue", "symbol", "price", "size"))
         cur = self._con.cursor()
         cur.register("_bars_input", _bars_input(trades))
         try:
-            return _with_utc(_arrow(cur, _bars_sql(n)), _bar_schema())
+            return _with_utc(_arrow(cur, _bars_sql(n, market)), _bar_schema())
         finally:
             cur.close()
 
@@ -556,25 +560,21 @@ def _strings(codes: Any, values: list[str]) -> Any:
     ).dictionary_decode()
 
 
-_BAR_INPUT_COLUMNS = ("ts", "venue", "symbol", "price", "size")
-
-
 def _bars_input(trades: Any) -> Any:
     """What _bars_sql reads: trades in receive-time order (as Lake.trades returns them),
     ts as ns (t), each row's place in that order (rn), and price and size also as the
     nearest doubles (pf, sf: what CAST(... AS DOUBLE) gives, which costs DuckDB about a
-    microsecond a value for DECIMAL(38, 18))."""
+    microsecond a value for DECIMAL(38, 18)); venue and symbol when `trades` has them."""
     import numpy as np
     import pyarrow as pa
 
     from alphapulse_cli.research.floats import nearest_doubles
 
     price, size = trades.column("price"), trades.column("size")
-    return pa.table(
+    cols = {"t": trades.column("ts").cast(pa.int64())}
+    cols.update({c: trades.column(c) for c in _HIVE if c in trades.column_names})
+    cols.update(
         {
-            "t": trades.column("ts").cast(pa.int64()),
-            "venue": trades.column("venue"),
-            "symbol": trades.column("symbol"),
             "price": price,
             "size": size,
             "rn": pa.array(np.arange(trades.num_rows, dtype=np.int64)),
@@ -582,17 +582,24 @@ def _bars_input(trades: Any) -> Any:
             "sf": nearest_doubles(size),
         }
     )
+    return pa.table(cols)
 
 
-def _bars_sql(n: int) -> str:
+def _bars_sql(n: int, market: tuple[str, str] | None) -> str:
+    """Bars of n ns over _bars_input, by venue and symbol, or all of one `market` (venue,
+    symbol) when the input has no such columns."""
+    if market is None:
+        label, group = "venue, symbol", "GROUP BY ALL"
+    else:
+        label, group = f"{_quote(market[0])} AS venue, {_quote(market[1])} AS symbol", "GROUP BY 1"
     # The input is in time order, so the first and last trade of a bucket are those with the
     # least and greatest rn.
     return (
-        f"SELECT make_timestamp_ns(t // {n} * {n}) AS ts, venue, symbol, "
+        f"SELECT make_timestamp_ns(t // {n} * {n}) AS ts, {label}, "
         "arg_min(price, rn) AS open, max(price) AS high, min(price) AS low, "
         "arg_max(price, rn) AS close, sum(size) AS volume, "
         "sum(pf * sf) / nullif(sum(sf), 0) AS vwap, count(*) AS trades "
-        "FROM _bars_input GROUP BY ALL ORDER BY ts, venue"
+        f"FROM _bars_input {group} ORDER BY ts, venue"
     )
 
 
