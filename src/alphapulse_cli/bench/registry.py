@@ -16,6 +16,7 @@ SUITES: dict[str, str] = {
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
     "redis": "alphapulse_cli.bench.suites.redis:suite",
     "startup": "alphapulse_cli.bench.suites.startup:suite",
+    "query": "alphapulse_cli.bench.suites.query:suite",
 }
 
 # The first line of each suite function's docstring, so that `bench --list` imports no
@@ -47,6 +48,7 @@ SUMMARIES: dict[str, str] = {
         "Publisher and tail-stream (group, acks) entries/s against redis-benchmark XADD -P 64."
     ),
     "startup": 'Start-up CPU ms of every command, cheaply run, vs `python -c "import typer"`.',
+    "query": "Research API over a 30-day lake: trades 1h vs DuckDB SQL and replay, 1d rows/s,",
 }
 
 

@@ -84,6 +84,22 @@ def _schema(table: str) -> Any:
     return pa.schema([(c, types[c]) for c in _COLUMNS[table]])
 
 
+def date_text(day: int) -> str:
+    """The date= partition value of a day (days since the epoch): 2026-01-13."""
+    return _dt.date.fromordinal(_dt.date(1970, 1, 1).toordinal() + day).isoformat()
+
+
+def partition_dir(lake: Path, table: str, venue: str, symbol: str, date: str) -> Path:
+    return lake / table / f"venue={venue}" / f"symbol={symbol}" / f"date={date}"
+
+
+def open_writer(path: Path, table: str) -> Any:
+    """A Parquet writer for one of `table`'s files (write row groups of ROW_GROUP rows)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetWriter(path, _schema(table), compression="zstd", write_statistics=True)
+
+
 class _Part:
     """One output file: buffered columns, written one row group at a time."""
 
@@ -99,7 +115,6 @@ class _Part:
         if not self.cols["ts"]:
             return
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         schema = _schema(self.table)
         arrays = []
@@ -118,9 +133,7 @@ class _Part:
         tbl = pa.Table.from_arrays(arrays, schema=schema)
         if self.writer is None:
             self.final.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(
-                self.tmp, schema, compression="zstd", write_statistics=True
-            )
+            self.writer = open_writer(self.tmp, self.table)
         self.writer.write_table(tbl, row_group_size=ROW_GROUP)
         for values in self.cols.values():
             values.clear()
@@ -162,9 +175,8 @@ class LakeExport:
         if part is None:
             date = self._dates.get(day)
             if date is None:
-                date = _dt.date.fromordinal(_dt.date(1970, 1, 1).toordinal() + day).isoformat()
-                self._dates[day] = date
-            d = self.lake / table / f"venue={venue}" / f"symbol={symbol}" / f"date={date}"
+                date = self._dates[day] = date_text(day)
+            d = partition_dir(self.lake, table, venue, symbol, date)
             part = self.parts[key] = _Part(table, d / f"{self.key}.parquet")
         return part
 

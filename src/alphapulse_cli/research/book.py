@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from alphapulse_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from alphapulse_cli.research.files import LakeFile
     from alphapulse_cli.research.lake import Lake
 
 DAY_NS = 86_400_000_000_000
@@ -122,6 +125,16 @@ def _from_lake(lake: Lake, symbol: str, venue: str, at: int, depth: int) -> dict
     )
     files = lake.files.find("book_updates", symbol, venue, cp_ts, at)
     lake.files.check_whole(files)
+    last = ts_book
+    if not book_depth:
+        got = _last_levels(lake, files, cp_ts, at)
+        if got is not None:
+            bids, asks, newest = got
+            book.apply(bids, asks)
+            last = newest if newest is not None else last
+            n_levels = depth or max(len(book.bids), len(book.asks))
+            top_bids, top_asks = book.top(n_levels)
+            return _result(venue, symbol, last, True, None, top_bids, top_asks, depth)
     rows = lake._lake_query(
         files,
         "SELECT epoch_ns(ts) AS t, filename AS f, kind, side, CAST(price AS VARCHAR) AS p, "
@@ -132,7 +145,6 @@ def _from_lake(lake: Lake, symbol: str, venue: str, at: int, depth: int) -> dict
     t_col, f_col, kinds, sides = rows["t"], rows["f"], rows["kind"], rows["side"]
     prices, sizes = rows["p"], rows["s"]
     i, n = 0, len(t_col)
-    last = ts_book
     while i < n:
         j = i
         key = (t_col[i], f_col[i])
@@ -154,6 +166,48 @@ def _from_lake(lake: Lake, symbol: str, venue: str, at: int, depth: int) -> dict
     return _result(venue, symbol, last, True, None, top_bids, top_asks, depth)
 
 
+def _last_levels(
+    lake: Lake, files: Sequence[LakeFile], cp_ts: int, at: int
+) -> tuple[list[list[str]], list[list[str]], int | None] | None:
+    """For a venue that sends the whole book (no truncation): the levels the updates after
+    the checkpoint leave, each level's last write only (bids, asks as [price, size]), and the
+    newest update's time. Applying those to the checkpoint gives the book that applying every
+    update in order gives. None when a snapshot is among the updates or a size is negative
+    (the caller replays them one message at a time, and refuses the bad size)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from alphapulse_cli.research.lake import _range_sql
+
+    where = f"ts > make_timestamp_ns({cp_ts}) AND {_range_sql(None, at)}"
+    files = lake._in_range(files, cp_ts, at)
+    rows = lake._ordered(files, ("ts", "kind", "side", "price", "size"), where)
+    if not rows.num_rows:
+        return [], [], None
+    if (
+        pc.any(pc.equal(rows.column("kind"), "snapshot")).as_py()
+        or pc.any(
+            pc.less(rows.column("size"), pa.scalar(0, rows.schema.field("size").type))
+        ).as_py()
+    ):
+        return None
+    newest = rows.column("ts").cast(pa.int64())[-1].as_py()
+    rows = rows.append_column("rn", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+    cur = lake._con.cursor()
+    try:
+        cur.register("_updates", rows)
+        got = cur.sql(
+            "SELECT side, CAST(price AS VARCHAR) AS p, CAST(arg_max(size, rn) AS VARCHAR) AS s "
+            "FROM _updates GROUP BY side, price"
+        ).fetchall()
+    finally:
+        cur.close()
+    bids = [[p, s] for side, p, s in got if side == "bid"]
+    asks = [[p, s] for side, p, s in got if side == "ask"]
+    return bids, asks, newest
+
+
 def _checkpoint(
     lake: Lake, symbol: str, venue: str, at: int
 ) -> tuple[int, int | None, bool, str | None, int | None, list[tuple[str, str, str]]] | None:
@@ -172,6 +226,9 @@ def _checkpoint(
         if not files:
             continue
         lake.files.check_whole(files)
+        files = lake._in_range(files, None, at)  # a file that starts after `at` has none
+        if not files:
+            continue
         where = _range_sql(None, at)
         got = lake._lake_query(
             files,

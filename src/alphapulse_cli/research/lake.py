@@ -137,12 +137,8 @@ class Lake:
         sym, v, lo, hi = self._args(symbol, venue, start, end)
         files = self.files.find("book_updates", sym, v, lo, hi)
         self.files.check_whole(files)
-        cols = ", ".join(BOOK_UPDATE_COLUMNS)
-        table = self._lake_query(
-            files,
-            f"SELECT {cols} FROM {{src}} WHERE {_range_sql(lo, hi)} "
-            "ORDER BY ts, filename, file_row_number",
-        )
+        files = self._in_range(files, lo, hi)
+        table = self._ordered(files, BOOK_UPDATE_COLUMNS, _range_sql(lo, hi))
         table = _with_utc(table, _book_update_schema())
         rows = self._raw_book_rows(sym, v, lo, hi)
         if rows is None:
@@ -185,21 +181,19 @@ class Lake:
         files = self.files.find("trades", sym, v, lo, hi)
         self.files.check_whole(files)
         tail = self._trade_tail(sym, v, lo, hi, files)
-        if tail is None and not self._overlaps(files):
-            select = (
-                "SELECT ts, venue, symbol, price, size, "
-                "row_number() OVER () AS rn FROM {src} WHERE " + _range_sql(lo, hi)
-            )
-            sql = _bars_sql(n, "(" + select + ")")
-            return _with_utc(self._lake_query(files, sql), _bar_schema())
-        trades = (
-            self.trades(sym, lo, hi, v) if tail is not None else self._lake_trades(files, lo, hi)
-        )
+        # One venue (the common case): its name is a constant, not a column to group by.
+        markets = {(f.venue, f.symbol) for f in self._in_range(files, lo, hi)}
+        market = markets.pop() if tail is None and len(markets) == 1 else None
+        if tail is not None:
+            trades = self.trades(sym, lo, hi, v)
+        elif market is not None:
+            trades = self._lake_trades(files, lo, hi, ("ts", "price", "size"))
+        else:
+            trades = self._lake_trades(files, lo, hi, ("ts", "venue", "symbol", "price", "size"))
         cur = self._con.cursor()
-        cur.register("_bars_input", trades)
+        cur.register("_bars_input", _bars_input(trades))
         try:
-            sql = _bars_sql(n, "(SELECT *, row_number() OVER () AS rn FROM _bars_input)")
-            return _with_utc(_arrow(cur, sql), _bar_schema())
+            return _with_utc(_arrow(cur, _bars_sql(n, market)), _bar_schema())
         finally:
             cur.close()
 
@@ -269,6 +263,93 @@ class Lake:
         finally:
             cur.close()
 
+    def _ordered(self, files: Sequence[LakeFile], columns: Sequence[str], where: str) -> Any:
+        """SELECT columns FROM the files WHERE `where` ORDER BY ts, filename, file_row_number
+        (columns may include the hive columns venue and symbol)."""
+        got = self._ordered_scan(files, columns, where)
+        if got is not None:
+            return got
+        return self._lake_query(
+            files,
+            f"SELECT {', '.join(columns)} FROM {{src}} WHERE {where} "
+            "ORDER BY ts, filename, file_row_number",
+        )
+
+    def _ordered_scan(
+        self, files: Sequence[LakeFile], columns: Sequence[str], where: str
+    ) -> Any | None:
+        """What _ordered returns, without DuckDB's sort: the files are read in time order
+        (by their footers' spans), each row with its file and row number, and that order is
+        checked, which is cheap; only rows found out of order are sorted, here. The hive
+        columns come from the file each row is in, not from DuckDB (which would build them
+        row by row). None when there are no files, or this DuckDB cannot name a row's file
+        (an older one, without the file_index column) or a ts is null: the caller's SQL
+        sorts then."""
+        import duckdb
+        import numpy as np
+        import pyarrow as pa
+
+        if not files:
+            return None
+        spans = [self.files.span(f) for f in files]
+        order = sorted(range(len(files)), key=lambda i: (spans[i][0] or 0, str(files[i].path)))
+        listed = [files[i] for i in order]
+        names = [str(f.path) for f in listed]
+        # ORDER BY filename compares the paths as given: each file's place in that order.
+        rank = np.empty(len(listed), np.int64)
+        rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+        stored = [c for c in columns if c not in _HIVE]
+        sql = (
+            f"SELECT {', '.join(stored)}, file_index AS _file, file_row_number AS _row "
+            f"FROM read_parquet({_file_list(listed)}, hive_partitioning=false, "
+            f"file_row_number=true) WHERE {where}"
+        )
+        cur = self._con.cursor()
+        try:
+            table = _arrow(cur, sql)
+        except duckdb.BinderException:
+            return None
+        except duckdb.Error as exc:
+            raise DataError(f"{self.path}: {_first_line(exc)}") from None
+        finally:
+            cur.close()
+        ts = table.column("ts")
+        if ts.null_count:
+            return None
+        t = ts.cast(pa.int64()).to_numpy()
+        fi = table.column("_file").to_numpy().astype(np.int64)
+        row = table.column("_row").to_numpy()
+        # In order when each row is after the one before: a later ts, or the same ts (rows
+        # of one message) and a later (file, row number).
+        step = np.diff(t)
+        ties = np.flatnonzero(step == 0)
+        ra, rb = rank[fi[ties]], rank[fi[ties + 1]]
+        if (step < 0).any() or not ((rb > ra) | ((rb == ra) & (row[ties + 1] > row[ties]))).all():
+            idx = np.lexsort((row, rank[fi], t))
+            table = table.take(pa.array(idx))
+            fi = fi[idx]
+        table = table.drop_columns(["_file", "_row"])
+        for name in _HIVE:
+            if name in columns:
+                values = sorted({getattr(f, name) for f in listed})
+                codes = np.array([values.index(getattr(f, name)) for f in listed], np.int32)
+                table = table.append_column(name, _strings(codes[fi], values))
+        return table.select(list(columns))
+
+    def _in_range(
+        self, files: Sequence[LakeFile], lo: int | None, hi: int | None
+    ) -> list[LakeFile]:
+        """The files whose footers say they may hold times in [lo, hi]."""
+        out = []
+        for f in files:
+            a, b = self.files.span(f)
+            if (hi is not None and a is not None and a > hi) or (
+                lo is not None and b is not None and b < lo
+            ):
+                continue
+            out.append(f)
+        return out
+
     def _overlaps(self, files: Sequence[LakeFile]) -> bool:
         """Do two files of one (venue, symbol) share a stretch of time (the same market
         captured twice), so that a trade may be in both?"""
@@ -285,18 +366,27 @@ class Lake:
                     return True
         return False
 
-    def _lake_trades(self, files: Sequence[LakeFile], lo: int | None, hi: int | None) -> Any:
+    def _lake_trades(
+        self,
+        files: Sequence[LakeFile],
+        lo: int | None,
+        hi: int | None,
+        columns: Sequence[str] = TRADE_COLUMNS,
+    ) -> Any:
+        """The lake's trades in [lo, hi], each once, in receive-time order: `columns` of
+        TRADE_COLUMNS (all of them are read to find duplicates, when files overlap)."""
         cols = ", ".join(TRADE_COLUMNS)
         where = _range_sql(lo, hi)
-        if self._overlaps(files):
-            sql = (
-                f"SELECT {cols} FROM {{src}} WHERE {where} QUALIFY row_number() OVER "
-                f"(PARTITION BY venue, symbol, {_TRADE_KEY} ORDER BY ts, filename, "
-                "file_row_number) = 1 ORDER BY ts, filename, file_row_number"
-            )
-        else:
-            sql = f"SELECT {cols} FROM {{src}} WHERE {where} ORDER BY ts, filename, file_row_number"
-        return _with_utc(self._lake_query(files, sql), _trade_schema())
+        # A file with no row in range adds nothing, to the rows nor to the duplicates.
+        files = self._in_range(files, lo, hi)
+        if not self._overlaps(files):
+            return _with_utc(self._ordered(files, columns, where), _schema(columns))
+        sql = (
+            f"SELECT {cols} FROM {{src}} WHERE {where} QUALIFY row_number() OVER "
+            f"(PARTITION BY venue, symbol, {_TRADE_KEY} ORDER BY ts, filename, "
+            "file_row_number) = 1 ORDER BY ts, filename, file_row_number"
+        )
+        return _with_utc(self._lake_query(files, sql), _schema(columns))
 
     def _lake_end(self, files: Sequence[LakeFile]) -> int | None:
         ends = [hi for f in files if (hi := self.files.span(f)[1]) is not None]
@@ -449,15 +539,68 @@ _TRADE_KEY = (
 )
 
 
-def _bars_sql(n: int, source: str) -> str:
-    bucket = f"make_timestamp_ns(epoch_ns(ts) // {n} * {n})"
+# The hive partition columns: in the paths, not in the files.
+_HIVE = ("venue", "symbol")
+
+
+def _strings(codes: Any, values: list[str]) -> Any:
+    """values[codes] as a plain string array."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(codes)
+    if len(values) == 1 and n * len(values[0].encode()) < 2**31:
+        # One value: its bytes n times, and offsets every len(value) bytes.
+        text = values[0].encode()
+        offsets = (np.arange(n + 1, dtype=np.int64) * len(text)).astype(np.int32)
+        return pa.Array.from_buffers(
+            pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text * n)]
+        )
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa.int32()), pa.array(values, pa.string())
+    ).dictionary_decode()
+
+
+def _bars_input(trades: Any) -> Any:
+    """What _bars_sql reads: trades in receive-time order (as Lake.trades returns them),
+    ts as ns (t), each row's place in that order (rn), and price and size also as the
+    nearest doubles (pf, sf: what CAST(... AS DOUBLE) gives, which costs DuckDB about a
+    microsecond a value for DECIMAL(38, 18)); venue and symbol when `trades` has them."""
+    import numpy as np
+    import pyarrow as pa
+
+    from alphapulse_cli.research.floats import nearest_doubles
+
+    price, size = trades.column("price"), trades.column("size")
+    cols = {"t": trades.column("ts").cast(pa.int64())}
+    cols.update({c: trades.column(c) for c in _HIVE if c in trades.column_names})
+    cols.update(
+        {
+            "price": price,
+            "size": size,
+            "rn": pa.array(np.arange(trades.num_rows, dtype=np.int64)),
+            "pf": nearest_doubles(price),
+            "sf": nearest_doubles(size),
+        }
+    )
+    return pa.table(cols)
+
+
+def _bars_sql(n: int, market: tuple[str, str] | None) -> str:
+    """Bars of n ns over _bars_input, by venue and symbol, or all of one `market` (venue,
+    symbol) when the input has no such columns."""
+    if market is None:
+        label, group = "venue, symbol", "GROUP BY ALL"
+    else:
+        label, group = f"{_quote(market[0])} AS venue, {_quote(market[1])} AS symbol", "GROUP BY 1"
+    # The input is in time order, so the first and last trade of a bucket are those with the
+    # least and greatest rn.
     return (
-        f"SELECT {bucket} AS ts, venue, symbol, "
-        "first(price ORDER BY ts, rn) AS open, max(price) AS high, min(price) AS low, "
-        "last(price ORDER BY ts, rn) AS close, sum(size) AS volume, "
-        "sum(CAST(price AS DOUBLE) * CAST(size AS DOUBLE)) / "
-        "nullif(sum(CAST(size AS DOUBLE)), 0) AS vwap, count(*) AS trades "
-        f"FROM {source} GROUP BY ALL ORDER BY ts, venue"
+        f"SELECT make_timestamp_ns(t // {n} * {n}) AS ts, {label}, "
+        "arg_min(price, rn) AS open, max(price) AS high, min(price) AS low, "
+        "arg_max(price, rn) AS close, sum(size) AS volume, "
+        "sum(pf * sf) / nullif(sum(sf), 0) AS vwap, count(*) AS trades "
+        f"FROM _bars_input {group} ORDER BY ts, venue"
     )
 
 
