@@ -8,6 +8,9 @@ from typing import Optional
 import typer
 
 from alphapulse_cli.cli.options import (
+    exchange_rate_option,
+    fault_option,
+    faults_from,
     redis_books_option,
     redis_maxlen_option,
     redis_publish_option,
@@ -65,7 +68,7 @@ def command(
         None,
         "--url",
         help="Endpoint instead of the venue's (a local exchange, replay --serve). Kraken "
-        "speaks v2 when the path ends in /v2, else v1.",
+        "speaks v2 when the path ends in /v2, else v1. Not with --simulate.",
     ),
     protocol: Optional[str] = typer.Option(
         None,
@@ -94,6 +97,23 @@ def command(
     shm: Optional[str] = shm_option(instead_of_stdout=False),
     shm_interval: str = shm_interval_option(record_time=False),
     shm_mode: str = shm_mode_option(),
+    simulate: bool = typer.Option(
+        False,
+        "--simulate",
+        help="No network: serve the venue from the package's local exchange, in this process, "
+        "on a free 127.0.0.1 port (see local-exchange(1)); the log's connect event names it.",
+    ),
+    rate: Optional[float] = exchange_rate_option(None),
+    drop_after: Optional[int] = fault_option("drop_after"),
+    drop_at: Optional[float] = fault_option("drop_at"),
+    stall_after: Optional[int] = fault_option("stall_after"),
+    stall_at: Optional[float] = fault_option("stall_at"),
+    stall_for: float = fault_option("stall_for"),
+    skip: Optional[list[int]] = fault_option("skip"),
+    corrupt_checksum: Optional[list[int]] = fault_option("corrupt_checksum"),
+    malformed_after: Optional[list[int]] = fault_option("malformed_after"),
+    refuse: Optional[list[str]] = fault_option("refuse"),
+    faults_on: int = fault_option("faults_on"),
 ) -> None:
     """Record a venue's live feed: every frame received and sent, plus session events.
 
@@ -132,6 +152,16 @@ def command(
     "<redacted>" (the only frames not stored exactly as sent). Without them the keyless
     channels are used.
 
+    Simulated (--simulate): the package's local exchange (local-exchange(1)) runs in this
+    process, in the capture's event loop, on a free 127.0.0.1 port, with the venue's
+    protocol (Kraken: v2, or v1 with --protocol v1), listing exactly the symbols asked
+    for, at --rate market events a second and with the fault options (--drop-after,
+    --skip, ...; --faults-on N connections) injected. The capture is the same as from the
+    venue (log, sinks, status, metrics, exit codes) and needs no network; the log's
+    connect event names the ws://127.0.0.1:PORT URL, so it cannot pass for real data, and
+    the final summary counts what the exchange sent (simulated.frames_sent). Not with
+    --url.
+
     The environment's proxy settings (HTTPS_PROXY, NO_PROXY) are honoured, except for
     loopback URLs.
 
@@ -144,6 +174,10 @@ def command(
 
         alphapulse collect coinbase BTC-USD ETH-USD
 
+        alphapulse collect coinbase BTC-USD ETH-USD --simulate -d 10 -o data/
+
+        alphapulse collect kraken BTC-USD --simulate --skip 100 --drop-at 5
+
         alphapulse collect kraken BTC-USD --depth 100 --metrics-port 9090
 
         alphapulse collect coinbase BTC-USD -o - | alphapulse replay - --format events
@@ -153,6 +187,17 @@ def command(
     from alphapulse_cli.collect.status import JsonLinesReporter
 
     name = venue.lower()
+    simulation = None
+    if simulate:
+        from alphapulse_cli.collect.simulate import DEFAULT_RATE, Simulation
+
+        simulation = Simulation(DEFAULT_RATE if rate is None else rate, faults_from(locals()))
+    else:
+        faults_from(locals(), needs="--simulate")  # a usage error when one is given
+        if rate is not None:
+            from alphapulse_cli.errors import UsageError
+
+            raise UsageError("--rate needs --simulate")
     cfg = CollectConfig(
         venue=name,
         symbols=split_list(symbols),
@@ -167,6 +212,7 @@ def command(
         watchdog=watchdog,
         credentials=from_env() if name == "coinbase" else None,
         compression=not no_compression,
+        simulate=simulation,
     )
     sinks: list[object] = []
     ring = shm_sink(shm, shm_interval, shm_mode)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from alphapulse_cli.cli.options import split_list
+from alphapulse_cli.cli.options import exchange_rate_option, fault_option, faults_from, split_list
 
 if TYPE_CHECKING:
     from alphapulse_cli.exchange.stats import ConnStats
@@ -20,15 +20,7 @@ def command(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(0, "--port", "-p", min=0, max=65535, help="Port; 0 picks a free one."),
-    rate: float = typer.Option(
-        1000.0,
-        "--rate",
-        "-r",
-        min=0,
-        help="Market events per second, shared by the subscribed symbols. Kraken book/trade "
-        "and Coinbase level2/matches send about one message per event; level2_batch merges "
-        "a product's changes every 50 ms.",
-    ),
+    rate: float = exchange_rate_option(),
     symbols: Optional[list[str]] = typer.Option(
         None,
         "--symbols",
@@ -73,70 +65,16 @@ def command(
         min=0.0,
         help="Kraken: close connections whose client sent nothing for this long; 0 never.",
     ),
-    drop_after: Optional[int] = typer.Option(
-        None,
-        "--drop-after",
-        min=1,
-        metavar="N",
-        help="Fault: after the N-th frame sent, end the TCP stream without a close frame.",
-    ),
-    drop_at: Optional[float] = typer.Option(
-        None,
-        "--drop-at",
-        min=0.0,
-        metavar="SECONDS",
-        help="Fault: drop the connection this many seconds after it opened.",
-    ),
-    stall_after: Optional[int] = typer.Option(
-        None, "--stall-after", min=1, metavar="N", help="Fault: after the N-th frame, stop sending."
-    ),
-    stall_at: Optional[float] = typer.Option(
-        None,
-        "--stall-at",
-        min=0.0,
-        metavar="SECONDS",
-        help="Fault: stop sending this many seconds after the connection opened.",
-    ),
-    stall_for: float = typer.Option(
-        5.0,
-        "--stall-for",
-        min=0.0,
-        metavar="SECONDS",
-        help="How long a stall lasts; what queued meanwhile is sent afterwards.",
-    ),
-    skip: Optional[list[int]] = typer.Option(
-        None,
-        "--skip",
-        metavar="N",
-        help="Fault, repeatable: a gap. Coinbase: the N-th match is not sent (trade_id jumps). "
-        "Kraken: the first top-10 book update from the N-th on is not sent (the next "
-        "checksum fails).",
-    ),
-    corrupt_checksum: Optional[list[int]] = typer.Option(
-        None,
-        "--corrupt-checksum",
-        metavar="N",
-        help="Fault, repeatable, Kraken: the N-th book update carries a wrong checksum.",
-    ),
-    malformed_after: Optional[list[int]] = typer.Option(
-        None,
-        "--malformed-after",
-        metavar="N",
-        help="Fault, repeatable: after the N-th frame, send a frame of cut-off JSON.",
-    ),
-    refuse: Optional[list[str]] = typer.Option(
-        None,
-        "--refuse",
-        metavar="SYMBOL",
-        help="Fault, repeatable: subscribing to SYMBOL fails with the venue's error.",
-    ),
-    faults_on: int = typer.Option(
-        1,
-        "--faults-on",
-        min=0,
-        metavar="N",
-        help="Faults apply to the first N connections; 0: to every connection.",
-    ),
+    drop_after: Optional[int] = fault_option("drop_after"),
+    drop_at: Optional[float] = fault_option("drop_at"),
+    stall_after: Optional[int] = fault_option("stall_after"),
+    stall_at: Optional[float] = fault_option("stall_at"),
+    stall_for: float = fault_option("stall_for"),
+    skip: Optional[list[int]] = fault_option("skip"),
+    corrupt_checksum: Optional[list[int]] = fault_option("corrupt_checksum"),
+    malformed_after: Optional[list[int]] = fault_option("malformed_after"),
+    refuse: Optional[list[str]] = fault_option("refuse"),
+    faults_on: int = fault_option("faults_on"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the listening line on stderr."),
 ) -> None:
     """Serve Coinbase Exchange or Kraken (v2 and v1) market data from a simulated market.
@@ -158,7 +96,7 @@ def command(
     """
     import asyncio
 
-    from alphapulse_cli.exchange import Faults, LocalExchange
+    from alphapulse_cli.exchange import LocalExchange
     from alphapulse_cli.exchange.instruments import VENUES
 
     venue = venue.lower()
@@ -166,18 +104,7 @@ def command(
         from alphapulse_cli.errors import UsageError
 
         raise UsageError(f"unknown venue {venue!r}: expected one of {', '.join(VENUES)}")
-    faults = Faults(
-        drop_after=drop_after,
-        drop_at=drop_at,
-        stall_after=stall_after,
-        stall_at=stall_at,
-        stall_for=stall_for,
-        skip=tuple(skip or ()),
-        corrupt=tuple(corrupt_checksum or ()),
-        malformed_after=tuple(malformed_after or ()),
-        refuse=tuple(split_list(refuse)),
-        connections=faults_on,
-    )
+    faults = faults_from(locals())
 
     def log(what: str, st: ConnStats) -> None:
         if what == "open":

@@ -102,6 +102,148 @@ def shm_sink(name: str | None, interval: str, mode: str) -> Any:
     return ShmSink(name, parse_duration_ns(interval, "--shm-interval"), parse_mode(mode))
 
 
+# The local exchange's market rate and faults, shared by `local-exchange` and `collect
+# --simulate`: command parameter name -> (default, option, typer.Option keywords).
+RATE_HELP = (
+    "Market events per second, shared by the subscribed symbols. Kraken book/trade and "
+    "Coinbase level2/matches send about one message per event; level2_batch merges a "
+    "product's changes every 50 ms."
+)
+FAULT_OPTIONS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    "drop_after": (
+        None,
+        "--drop-after",
+        {
+            "min": 1,
+            "metavar": "N",
+            "help": "Fault: after the N-th frame sent, end the TCP stream without a close frame.",
+        },
+    ),
+    "drop_at": (
+        None,
+        "--drop-at",
+        {
+            "min": 0.0,
+            "metavar": "SECONDS",
+            "help": "Fault: drop the connection this many seconds after it opened.",
+        },
+    ),
+    "stall_after": (
+        None,
+        "--stall-after",
+        {"min": 1, "metavar": "N", "help": "Fault: after the N-th frame, stop sending."},
+    ),
+    "stall_at": (
+        None,
+        "--stall-at",
+        {
+            "min": 0.0,
+            "metavar": "SECONDS",
+            "help": "Fault: stop sending this many seconds after the connection opened.",
+        },
+    ),
+    "stall_for": (
+        5.0,
+        "--stall-for",
+        {
+            "min": 0.0,
+            "metavar": "SECONDS",
+            "help": "How long a stall lasts; what queued meanwhile is sent afterwards.",
+        },
+    ),
+    "skip": (
+        None,
+        "--skip",
+        {
+            "metavar": "N",
+            "help": "Fault, repeatable: a gap. Coinbase: the N-th match is not sent (trade_id "
+            "jumps). Kraken: the first top-10 book update from the N-th on is not sent (the "
+            "next checksum fails).",
+        },
+    ),
+    "corrupt_checksum": (
+        None,
+        "--corrupt-checksum",
+        {
+            "metavar": "N",
+            "help": "Fault, repeatable, Kraken: the N-th book update carries a wrong checksum.",
+        },
+    ),
+    "malformed_after": (
+        None,
+        "--malformed-after",
+        {
+            "metavar": "N",
+            "help": "Fault, repeatable: after the N-th frame, send a frame of cut-off JSON.",
+        },
+    ),
+    "refuse": (
+        None,
+        "--refuse",
+        {
+            "metavar": "SYMBOL",
+            "help": "Fault, repeatable: subscribing to SYMBOL fails with the venue's error.",
+        },
+    ),
+    "faults_on": (
+        1,
+        "--faults-on",
+        {
+            "min": 0,
+            "metavar": "N",
+            "help": "Faults apply to the first N connections; 0: to every connection.",
+        },
+    ),
+}
+
+
+def exchange_rate_option(default: float | None = 1000.0) -> Any:
+    """--rate; None (collect) leaves it unset unless given, so it can need --simulate."""
+    if default is None:
+        return typer.Option(
+            None,
+            "--rate",
+            "-r",
+            min=0,
+            help=f"--simulate: {RATE_HELP[0].lower()}{RATE_HELP[1:]} Default 1000.",
+            show_default=False,
+        )
+    return typer.Option(default, "--rate", "-r", min=0, help=RATE_HELP)
+
+
+def fault_option(param: str) -> Any:
+    """The fault option a command takes as parameter `param` (a key of FAULT_OPTIONS)."""
+    default, flag, kwargs = FAULT_OPTIONS[param]
+    return typer.Option(default, flag, **kwargs)
+
+
+def faults_from(params: dict[str, Any], needs: str | None = None) -> Any:
+    """The exchange.Faults that a command's fault parameters ask for (its `locals()`: every
+    key of FAULT_OPTIONS). With `needs` (an option that is not given), a fault option that
+    is given is a usage error instead, and the result is None."""
+    values = {k: params[k] for k in FAULT_OPTIONS}
+    if needs is not None:
+        given = [FAULT_OPTIONS[k][1] for k, v in values.items() if v != FAULT_OPTIONS[k][0]]
+        if given:
+            verb = "need" if len(given) > 1 else "needs"
+            raise UsageError(f"{' and '.join(given)} {verb} {needs}")
+        return None
+    from alphapulse_cli.exchange.faults import Faults
+
+    return Faults(
+        drop_after=values["drop_after"],
+        drop_at=values["drop_at"],
+        stall_after=values["stall_after"],
+        stall_at=values["stall_at"],
+        stall_for=values["stall_for"],
+        skip=tuple(values["skip"] or ()),
+        corrupt=tuple(values["corrupt_checksum"] or ()),
+        malformed_after=tuple(values["malformed_after"] or ()),
+        refuse=tuple(split_list(values["refuse"])),
+        connections=values["faults_on"],
+    )
+
+
 def split_list(values: list[str] | None) -> list[str]:
     """`--exchange a,b --exchange c` -> [a, b, c]."""
     out: list[str] = []

@@ -6,7 +6,8 @@
 Modules: config (settings and subscribe messages), connection (the venue connection loop),
 output (hourly files or stdout), counters, status (reporting), metrics (Prometheus),
 backoff (reconnect timing), credentials (Coinbase API keys from the environment), run
-(the life cycle: loop, signals, shutdown).
+(the life cycle: loop, signals, shutdown), simulate (--simulate: the local exchange
+in-process).
 """
 
 from __future__ import annotations

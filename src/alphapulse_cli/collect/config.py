@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from alphapulse_cli.adapters.base import Adapter
 from alphapulse_cli.collect.credentials import AUTH_CHANNELS, CoinbaseCredentials
 from alphapulse_cli.core.derive import normalize_symbol
 from alphapulse_cli.errors import UsageError
 from alphapulse_cli.venues_table import venue_id
+
+if TYPE_CHECKING:
+    from alphapulse_cli.collect.simulate import Simulation
 
 DEFAULT_SYMBOLS = ["BTC-USD"]
 PROTOCOLS = {"coinbase": ("exchange", "advanced"), "kraken": ("v2", "v1")}
@@ -33,6 +37,7 @@ class CollectConfig:
     watchdog: float = WATCHDOG_S
     credentials: CoinbaseCredentials | None = None
     compression: bool = True
+    simulate: Simulation | None = None  # serve the venue from the local exchange, in-process
 
     def __post_init__(self) -> None:
         self.venue = self.venue.lower()
@@ -47,6 +52,8 @@ class CollectConfig:
         elif self.protocol not in PROTOCOLS[self.venue]:
             allowed = ", ".join(PROTOCOLS[self.venue])
             raise UsageError(f"--protocol: {self.protocol!r} is not one of {allowed}")
+        if self.simulate is not None:
+            self.simulate.check(self)
         if self.depth is not None:
             if self.venue != "kraken":
                 raise UsageError("--depth: only Kraken books take a depth")

@@ -96,6 +96,12 @@ async def _main(
     stdout: BinaryIO,
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
+    sim = None
+    if cfg.simulate is not None:
+        from alphapulse_cli.collect.simulate import SimulatedVenue
+
+        sim = SimulatedVenue(cfg)
+        cfg = sim.cfg  # its URL becomes the simulated exchange's before the first connect
     adapter = make_adapter(cfg.venue)
     counters = Counters(cfg.venue)
     out = LogOutput(cfg.output, cfg.venue, stream=stdout if cfg.output == "-" else None)
@@ -127,6 +133,8 @@ async def _main(
     started = time.monotonic()
     sink_summary: dict[str, Any] = {}
     try:
+        if sim is not None:
+            conn.report("info", "simulate", url=await sim.start(), rate=sim.sim.rate)
         await conn.run()
     finally:
         ticker.cancel()
@@ -145,6 +153,8 @@ async def _main(
             sink_summary = _close_sinks(sinks, conn)
         if metrics is not None:
             metrics.shutdown()
+        if sim is not None:
+            await sim.stop()
     summary = {
         **counters.summary(),
         "stop_reason": conn.stop_reason,
@@ -154,6 +164,8 @@ async def _main(
     }
     if sink_summary:
         summary["sinks"] = sink_summary
+    if sim is not None:
+        summary["simulated"] = sim.summary()
     if conn.venue_errors:
         summary["venue_error_messages"] = conn.venue_errors[-5:]
     try:
