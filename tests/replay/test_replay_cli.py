@@ -158,14 +158,17 @@ def test_zstd_tool_output_is_read(tmp_path, sample_log):
 def test_closed_pipe_is_quiet(tmp_path):
     big = tmp_path / "big.wslog"
     big.write_bytes(spec_log([(i, 1, 0, b"x" * 100) for i in range(200_000)]))
-    for fmt in ("jsonl", "wslog"):
+    for fmt in ("jsonl", "wslog", "events"):
         p = subprocess.run(
-            f"{sys.executable} -m alphapulse_cli replay {big} --format {fmt} | head -c 10",
+            f"{sys.executable} -m alphapulse_cli replay {big} --format {fmt} | head -c 10; "
+            'exit "${PIPESTATUS[0]}"',
             shell=True,
+            executable="/bin/bash",
             capture_output=True,
             timeout=60,
         )
         assert p.stderr == b"", p.stderr
+        assert p.returncode == 0  # the README: a closed pipe exits quietly, not as an error
 
 
 def test_speed_paces_output(tmp_path):

@@ -57,8 +57,19 @@ SUMMARIES: dict[str, str] = {
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class _PipeClosed(Exception):
+    """stdout's reader went away (`| head`). click turns a BrokenPipeError into exit 1 before
+    `main` sees it, so the command hands it over under this name instead."""
+
+
 class _Command(plain_params.PlainParams, TyperCommand):
     """A typer command whose plain options are coerced without pydantic."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _PipeClosed() from None
 
 
 class _Commands(MutableMapping[str, Any]):
@@ -208,7 +219,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except AlphapulseError as exc:
         print(f"alphapulse: {exc}", file=sys.stderr)
         code = exc.exit_code
-    except BrokenPipeError:
+    except (BrokenPipeError, _PipeClosed):
         _quiet_stdout()
         code = ExitCode.OK
     except KeyboardInterrupt:
