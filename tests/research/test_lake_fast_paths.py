@@ -5,7 +5,6 @@ book_at from each level's last write, decimals as the nearest doubles."""
 from __future__ import annotations
 
 import random
-import sys
 from decimal import Decimal, getcontext
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from alphapulse_cli.compact.lake import (
 )
 from alphapulse_cli.research import Lake
 from alphapulse_cli.research.floats import nearest_doubles
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "compact"))
 
 T = 1_767_229_200_000_000_000  # 2026-01-01T01:00Z
 SEC = 1_000_000_000
@@ -182,10 +179,9 @@ def test_nearest_doubles_are_correctly_rounded() -> None:
 
 
 def test_book_at_from_last_writes_equals_replay(tmp_path: Path, monkeypatch) -> None:
-    from compact_data import make_data_dir
-
     from alphapulse_cli.compact.run import CompactRequest, run_compact
     from alphapulse_cli.research import book as book_mod
+    from tests.helpers.compact_data import make_data_dir
 
     data, lake = tmp_path / "data", tmp_path / "lake"
     make_data_dir(data, hours=1)
