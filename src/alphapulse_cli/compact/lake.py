@@ -100,6 +100,29 @@ def open_writer(path: Path, table: str) -> Any:
     return pq.ParquetWriter(path, _schema(table), compression="zstd", write_statistics=True)
 
 
+def table_from_columns(cols: dict[str, list[Any]], schema: Any, source: str) -> Any:
+    """Python column lists as a Table of `schema`: decimals from their text, exactly (a value
+    that does not fit DECIMAL(38,18) is refused, never rounded), timestamps from ns ints."""
+    import pyarrow as pa
+
+    arrays = []
+    for field in schema:
+        values = cols[field.name]
+        if pa.types.is_decimal(field.type):
+            try:
+                arrays.append(pa.array(values, pa.string()).cast(field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise DataError(
+                    f"{source}: a {field.name} does not fit DECIMAL({DECIMAL_PRECISION},"
+                    f"{DECIMAL_SCALE}) exactly ({exc}); the lake keeps exact values only"
+                ) from None
+        elif pa.types.is_timestamp(field.type):
+            arrays.append(pa.array(values, pa.int64()).cast(field.type))
+        else:
+            arrays.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 class _Part:
     """One output file: buffered columns, written one row group at a time."""
 
@@ -114,23 +137,8 @@ class _Part:
     def flush(self, source: str) -> None:
         if not self.cols["ts"]:
             return
-        import pyarrow as pa
 
-        schema = _schema(self.table)
-        arrays = []
-        for field in schema:
-            values = self.cols[field.name]
-            if pa.types.is_decimal(field.type):
-                try:
-                    arrays.append(pa.array(values, pa.string()).cast(field.type))
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise DataError(
-                        f"{source}: a {field.name} does not fit DECIMAL({DECIMAL_PRECISION},"
-                        f"{DECIMAL_SCALE}) exactly ({exc}); the lake keeps exact values only"
-                    ) from None
-            else:
-                arrays.append(pa.array(values, field.type))
-        tbl = pa.Table.from_arrays(arrays, schema=schema)
+        tbl = table_from_columns(self.cols, _schema(self.table), source)
         if self.writer is None:
             self.final.parent.mkdir(parents=True, exist_ok=True)
             self.writer = open_writer(self.tmp, self.table)

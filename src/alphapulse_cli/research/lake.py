@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from alphapulse_cli.compact.lake import DECIMAL_PRECISION, DECIMAL_SCALE
+from alphapulse_cli.compact.lake import DECIMAL_PRECISION, DECIMAL_SCALE, table_from_columns
 from alphapulse_cli.core.times import ns_to_rfc3339, parse_duration_ns, time_value_to_ns
 from alphapulse_cli.errors import (
     AlphapulseError,
@@ -143,7 +143,7 @@ class Lake:
         rows = self._raw_book_rows(sym, v, lo, hi)
         if rows is None:
             return table
-        extra = _table_from_columns(rows, _book_update_schema(), "raw log")
+        extra = table_from_columns(rows, _book_update_schema(), "raw log")
         return pa.concat_tables([table, extra]).sort_by([("ts", "ascending")])
 
     def book_at(
@@ -473,7 +473,7 @@ class Lake:
     def _dedup_trades(self, lake: Any, tail: dict[str, list[Any]]) -> Any:
         import pyarrow as pa
 
-        extra = _table_from_columns(
+        extra = table_from_columns(
             {c: tail[c] for c in TRADE_COLUMNS}, _trade_schema(), "raw log or Redis"
         )
         extra = extra.append_column("rank", pa.array(tail["rank"], pa.int8()))
@@ -678,27 +678,6 @@ def _bar_schema() -> Any:
 def _with_utc(table: Any, schema: Any) -> Any:
     """The lake's naive UTC timestamps (and DuckDB's decimal widths) as the public schema."""
     return table.select(schema.names).cast(schema)
-
-
-def _table_from_columns(cols: dict[str, list[Any]], schema: Any, what: str) -> Any:
-    import pyarrow as pa
-
-    arrays = []
-    for field in schema:
-        values = cols[field.name]
-        if pa.types.is_decimal(field.type):
-            try:
-                arrays.append(pa.array(values, pa.string()).cast(field.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise DataError(
-                    f"a {field.name} from a {what} does not fit DECIMAL({DECIMAL_PRECISION},"
-                    f"{DECIMAL_SCALE}) exactly ({exc})"
-                ) from None
-        elif pa.types.is_timestamp(field.type):
-            arrays.append(pa.array(values, pa.int64()).cast(field.type))
-        else:
-            arrays.append(pa.array(values, field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _empty_source(files: Sequence[LakeFile]) -> str:
