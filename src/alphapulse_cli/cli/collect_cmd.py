@@ -214,16 +214,7 @@ def command(
         compression=not no_compression,
         simulate=simulation,
     )
-    sinks: list[object] = []
-    ring = shm_sink(shm, shm_interval, shm_mode)
-    if ring is not None:
-        sinks.append(ring)
-    if redis is not None:
-        from alphapulse_cli.redis_streams.sink import live_sink
-
-        # Connects in the background: a dead Redis is counted, the capture goes on.
-        sinks.append(live_sink(redis, redis_maxlen or None, redis_books))
-    elif redis_books:
+    if redis_books and redis is None:
         from alphapulse_cli.errors import UsageError
 
         raise UsageError("--redis-books needs --redis URL")
@@ -233,4 +224,17 @@ def command(
         reporter: object = LiveReporter(quiet=quiet, color=stderr_is_tty())
     else:
         reporter = JsonLinesReporter(sys.stderr, quiet=quiet)
-    run_collect(cfg, sinks, reporter, metrics_port=metrics_port)  # type: ignore[arg-type]
+    from alphapulse_cli.collect.run import library_logs_to
+
+    # The Redis sink's thread may warn as soon as it starts: its lines go to the reporter too.
+    with library_logs_to(reporter):  # type: ignore[arg-type]
+        sinks: list[object] = []
+        ring = shm_sink(shm, shm_interval, shm_mode)
+        if ring is not None:
+            sinks.append(ring)
+        if redis is not None:
+            from alphapulse_cli.redis_streams.sink import live_sink
+
+            # Connects in the background: a dead Redis is counted, the capture goes on.
+            sinks.append(live_sink(redis, redis_maxlen or None, redis_books))
+        run_collect(cfg, sinks, reporter, metrics_port=metrics_port)  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ def run_collect(
     closed cleanly first in every case."""
     rep = reporter or JsonLinesReporter(sys.stderr)
     stream = stdout if stdout is not None else sys.stdout.buffer
-    with _library_logs_to(rep):
+    with library_logs_to(rep):
         try:
             import uvloop
 
@@ -72,10 +72,15 @@ class _ToReporter(logging.Handler):
 
 
 @contextlib.contextmanager
-def _library_logs_to(reporter: Reporter) -> Iterator[None]:
+def library_logs_to(reporter: Reporter) -> Iterator[None]:
     """Warnings that library code logs (the Redis publisher's outages) become reporter
-    events, so a capture without a terminal keeps one JSON object per stderr line."""
+    events, so a capture without a terminal keeps one JSON object per stderr line. A caller
+    that starts sinks before run_collect (their threads may log at once) enters it first;
+    run_collect then adds no second handler."""
     root = logging.getLogger("alphapulse")
+    if any(isinstance(h, _ToReporter) for h in root.handlers):
+        yield
+        return
     handler = _ToReporter(reporter)
     root.addHandler(handler)
     was = root.propagate
