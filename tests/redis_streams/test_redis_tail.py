@@ -349,3 +349,37 @@ def test_an_idle_tail_ends_quietly_when_its_reader_goes(redis_server, rds):
         assert proc.stderr is not None and proc.stderr.read() == b""
     finally:
         kill_group(proc)
+
+
+def test_group_count_over_many_streams_delivers_exactly_what_it_prints(redis_server, rds):
+    keys = [f"trades:coinbase:S{k}-USD" for k in range(10)]
+    ids = {(k, i) for n, k in enumerate(keys) for i in add(rds, k, n * 100, 10 + (n < 7))}
+    assert len(ids) == 107
+    got = []
+    for consumer, n in (("a", 53), ("b", 54)):
+        args = ("--group", "g", "--consumer", consumer, "--from", "0", "--count", str(n))
+        out = run_cli("tail-stream", "trades:coinbase:*", *args, "--redis", redis_server.url)
+        assert out.returncode == 0, out.stderr
+        printed = [(g["stream"], g["id"]) for g in lines(out.stdout)]
+        assert len(printed) == n
+        got += printed
+    assert len(got) == len(set(got)) and set(got) == ids
+    assert all(rds.xpending(k, "g")["pending"] == 0 for k in keys)
+
+
+def test_group_count_waits_for_entries_still_to_come(redis_server, rds):
+    keys = [f"trades:kraken:S{k}-USD" for k in range(3)]
+    for k in keys:
+        add(rds, k, 0, 2)
+    args = ("--group", "g", "--consumer", "a", "--from", "0", "--count", "8")
+    proc = tail(redis_server.url, "trades:kraken:*", *args)
+    try:
+        wait_until(lambda: blocked_readers(rds) == 1)
+        late = {(keys[2], i) for i in add(rds, keys[2], 10, 2)}
+        out, err = finish(proc)
+    finally:
+        kill_group(proc)
+    assert proc.returncode == 0, err
+    got = {(g["stream"], g["id"]) for g in lines(out)}
+    assert len(got) == 8 and late <= got
+    assert all(rds.xpending(k, "g")["pending"] == 0 for k in keys)

@@ -63,8 +63,8 @@ def command(
     is acknowledged only after its line is written and flushed; on start the consumer's own
     pending entries come first; --claim-idle takes over a dead consumer's pending entries.
     Delivery is at least once: a consumer killed after writing a line but before its ack
-    gets that entry again. With --count over several streams in a group, entries read past
-    N stay pending on this consumer and come first the next time it starts.
+    gets that entry again. With --count in a group exactly N entries are delivered to this
+    consumer (read stream by stream), so another consumer finds the rest still new.
 
     On a pipe whose reader has gone (| head), the tail ends quietly within a second.
 

@@ -329,7 +329,10 @@ class Tailer:
         assert o.group and o.consumer and o.claim_idle_ms is not None
         self._last_claim = time.monotonic()
         out: list[Batch] = []
+        taken = 0
         for s in self.streams.values():
+            if o.count is not None and self._want() - taken <= 0:
+                break
             cmd = encode(
                 "XAUTOCLAIM",
                 s.key,
@@ -338,7 +341,7 @@ class Tailer:
                 o.claim_idle_ms,
                 s.claim_cursor,
                 "COUNT",
-                self._want(),
+                self._want() - taken if o.count is not None else self._want(),
             )
             reply = self._request(cmd, StreamReplyParser.autoclaim)
             if reply is None:
@@ -347,8 +350,61 @@ class Tailer:
             s.claim_cursor = nxt
             live = [e for e in claimed if e[1] is not None]
             if live:
+                taken += len(live)
                 out.append((s.key, live))
         return out
+
+    def _counted_group(self) -> bool:
+        """Must new entries be read stream by stream? XREADGROUP's COUNT applies per stream,
+        so one read over several streams could deliver more than --count still wants, and
+        what is delivered but never printed would sit in this consumer's pending list."""
+        return bool(self.opts.group and self.opts.count is not None and len(self.streams) > 1)
+
+    def _read_new_counted(self) -> list[Batch]:
+        """New entries for a group with --count: XREADGROUP per stream with COUNT = what is
+        still wanted, so exactly what is printed is delivered; when none has anything new,
+        wait in a plain XREAD BLOCK (which delivers nothing) from each stream's
+        last-delivered id, then try again."""
+        o = self.opts
+        assert o.group and o.consumer
+        want = self._want()
+        out: list[Batch] = []
+        for s in self.streams.values():
+            if want <= 0:
+                break
+            cmd = encode(
+                "XREADGROUP", "GROUP", o.group, o.consumer, "COUNT", want, "STREAMS", s.key, ">"
+            )
+            for name, entries in self._request(cmd, StreamReplyParser.streams) or []:
+                live = [e for e in entries if e[1] is not None]
+                if live:
+                    want -= len(live)
+                    out.append((name, live))
+        if not out:
+            self._wait_for_new()
+        return out
+
+    def _delivered_ids(self) -> list[str]:
+        """Each stream's last-delivered id in our group ("$" where it cannot be had)."""
+        keys = list(self.streams)
+        self.conn.send(b"".join(encode("XINFO", "GROUPS", k) for k in keys))
+        ids = []
+        for _k in keys:
+            reply = self.conn.read_reply()
+            found = "$"
+            if isinstance(reply, list):
+                for g in reply:
+                    info = dict(zip(g[::2], g[1::2], strict=False))
+                    if info.get(b"name") == self.opts.group.encode():  # type: ignore[union-attr]
+                        found = info.get(b"last-delivered-id", b"$").decode()
+            ids.append(found)
+        return ids
+
+    def _wait_for_new(self) -> None:
+        keys = list(self.streams)
+        ids = self._delivered_ids()
+        cmd = encode("XREAD", "COUNT", 1, "BLOCK", self.opts.block_ms, "STREAMS", *keys, *ids)
+        self._request(cmd, StreamReplyParser.streams)
 
     def _read_new_cmd(self, want: int) -> bytes:
         o = self.opts
@@ -419,6 +475,8 @@ class Tailer:
                     claimed = self._claim()
                     if claimed:
                         return claimed
+            if self._counted_group():
+                return self._read_new_counted()
         return self._read_new()
 
     def batches(self) -> Iterator[Batch]:
