@@ -23,7 +23,8 @@ def redis_url_option() -> str:
     return typer.Option(
         None,
         "--redis",
-        help="Redis URL (redis://, rediss://); default $ALPHAPULSE_REDIS_URL, then redis://127.0.0.1:6379.",
+        help="Redis URL (redis://, rediss://, redis+cluster://HOST:PORT[,HOST:PORT...]); "
+        "default $ALPHAPULSE_REDIS_URL, then redis://127.0.0.1:6379.",
         show_default=False,
     )
 
@@ -34,7 +35,7 @@ def redis_publish_option() -> str:
         "--redis",
         metavar="URL",
         help="Publish trades to Redis streams trades:<exchange>:<symbol> (redis://, rediss://, "
-        "unix://); '' means $ALPHAPULSE_REDIS_URL, then redis://127.0.0.1:6379.",
+        "unix://, redis+cluster://HOST:PORT[,HOST:PORT...]); '' means $ALPHAPULSE_REDIS_URL, then redis://127.0.0.1:6379.",
         show_default=False,
     )
 

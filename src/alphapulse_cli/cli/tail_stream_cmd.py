@@ -82,7 +82,7 @@ def command(
     """
     from alphapulse_cli.errors import RedisUnavailable
     from alphapulse_cli.redis_streams.conn import with_hint
-    from alphapulse_cli.redis_streams.tail import JsonLines, Tailer, TailOptions, Template
+    from alphapulse_cli.redis_streams.tail import JsonLines, TailOptions, Template, open_tailer
     from alphapulse_cli.redis_streams.url import parse_url, resolve_url
 
     target = parse_url(resolve_url(redis))
@@ -101,7 +101,7 @@ def command(
     template = Template(fmt) if fmt is not None else None
     use_table = table or (template is None and not json_out and sys.stdout.isatty())
     try:
-        tailer = Tailer(target, opts)
+        tailer = open_tailer(target, opts)
     except RedisUnavailable as exc:
         raise RedisUnavailable(with_hint(str(exc))) from None
 

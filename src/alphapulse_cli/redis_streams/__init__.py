@@ -13,4 +13,7 @@ package's import is empty, so a command pays only for the modules it uses:
                 ``redis-publisher``, which both ``collect`` and ``replay`` use
     sink        the EventSinks: ``replay_sink`` (waits for room), ``live_sink`` (drops oldest)
     tail        Tailer: discovery by pattern, plain reads or consumer groups, acks
+    cluster     Redis Cluster: hash slots, the slot map, a blocking client routing by key
+    cluster_publisher   the publisher over a cluster: one pipeline per master
+    cluster_tail        the Tailer over a cluster: every master scanned, streams read one by one
 """

@@ -330,8 +330,8 @@ class RedisPublisher:
             else:
                 backoff = self.backoff_initial
 
-    async def _send_batch(self) -> bool:
-        """Send one pipeline; True when Redis rejected every entry of it."""
+    def _take_batch(self) -> list[Any]:
+        """Up to ``batch`` queued entries, now in flight."""
         q = self._q
         items = []
         popleft = q.popleft
@@ -340,9 +340,14 @@ class RedisPublisher:
                 items.append(popleft())
         except IndexError:
             pass
-        n = len(items)
-        self.in_flight = n
+        self.in_flight = len(items)
         self._space.set()
+        return items
+
+    async def _send_batch(self) -> bool:
+        """Send one pipeline; True when Redis rejected every entry of it."""
+        items = self._take_batch()
+        n = len(items)
         if not n:
             return False
         conn = self._conn
@@ -370,3 +375,12 @@ class RedisPublisher:
             else:
                 self.published += 1
         return rejected
+
+
+def make_publisher(url: str | None = None, **options: Any) -> RedisPublisher:
+    """A RedisPublisher, or a ClusterPublisher for a ``redis+cluster://`` URL."""
+    if parse_url(resolve_url(url)).cluster:
+        from alphapulse_cli.redis_streams.cluster_publisher import ClusterPublisher
+
+        return ClusterPublisher(url, **options)
+    return RedisPublisher(url, **options)

@@ -71,6 +71,11 @@ def check_reachable(url: str | None, timeout: float = 5.0) -> None:
     """Connect and log in once; raises RedisUnavailable / RedisAuthError (exit 4) if not."""
     target = parse_url(resolve_url(url))
     try:
+        if target.cluster:
+            from alphapulse_cli.redis_streams.cluster import discover
+
+            discover(target, timeout)  # every slot served, credentials accepted
+            return
         conn = SyncConnection(target, timeout=timeout, client_name="alphapulse-check")
     except RedisUnavailable as exc:
         raise RedisUnavailable(with_hint(str(exc))) from None

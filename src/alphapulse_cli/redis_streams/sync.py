@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from alphapulse_cli.redis_streams.entries import Level
-from alphapulse_cli.redis_streams.publisher import RedisPublisher
+from alphapulse_cli.redis_streams.publisher import make_publisher
 
 
 class SyncRedisPublisher:
@@ -40,7 +40,7 @@ class SyncRedisPublisher:
         close_timeout: float = 10.0,
         **options: Any,
     ) -> None:
-        self._pub = RedisPublisher(url, **options)
+        self._pub = make_publisher(url, **options)
         self.block = block
         self.stall_s = stall_s
         self.close_timeout = close_timeout

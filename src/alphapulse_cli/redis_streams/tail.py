@@ -34,6 +34,23 @@ MAX_SEQ = 18446744073709551615
 Batch = tuple[str, list[Entry]]
 
 
+def scan_streams(conn: SyncConnection, pattern: str) -> list[str]:
+    """The stream keys matching a glob pattern on one server, sorted."""
+    found: list[str] = []
+    cursor = b"0"
+    while True:
+        reply = conn.call("SCAN", cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", "stream")
+        cursor, keys = reply[0], reply[1]
+        found.extend(k.decode("utf-8", "surrogateescape") for k in keys)
+        if cursor == b"0":
+            return sorted(set(found))
+
+
+def last_id(reply: Any) -> str:
+    """The id in an XREVRANGE ... COUNT 1 reply, 0-0 for an empty stream."""
+    return str(reply[0][0].decode()) if reply else "0-0"
+
+
 def start_id(text: str) -> str:
     """--from: ``$`` (new entries only), ``0`` (everything), an entry id ``ms-seq`` (entries
     after it) or a time (ISO 8601, relative ``-15m``, epoch; entries at or after it)."""
@@ -118,9 +135,19 @@ class Tailer:
 
     # -- connection --------------------------------------------------------------
 
-    def _connect(self, first: bool = False) -> None:
-        timeout = self.opts.block_ms / 1000 + 10.0
+    # What a reconnect waits out; a cluster adds a failover in progress (UpstreamError).
+    _retry_on: type[Exception] = RedisUnavailable
+
+    def _open(self, timeout: float) -> None:
         self._conn = SyncConnection(self.target, timeout=timeout, client_name="alphapulse-tail")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connect(self, first: bool = False) -> None:
+        self._open(self.opts.block_ms / 1000 + 10.0)
         if not first:
             self.opts.on_notice(f"reconnected to {self.target.display}")
             for s in self.streams.values():
@@ -135,9 +162,7 @@ class Tailer:
 
     def _reconnect(self, exc: Exception) -> None:
         self._prefetched = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._drop()
         self.opts.on_notice(f"{exc}; reconnecting")
         delay = 0.1
         while True:
@@ -145,7 +170,7 @@ class Tailer:
             try:
                 self._connect()
                 return
-            except RedisUnavailable:
+            except self._retry_on:
                 delay = min(delay * 2, self.opts.reconnect_max_s)
 
     def close(self) -> None:
@@ -177,32 +202,24 @@ class Tailer:
 
     # -- discovery ---------------------------------------------------------------
 
+    def _call_key(self, key: str, *args: bytes | str | int) -> Any:
+        """One command about key (on the server that holds it)."""
+        return self.conn.call(*args)
+
     def _scan(self, pattern: str) -> list[str]:
-        found: list[str] = []
-        cursor = b"0"
-        while True:
-            reply = self.conn.call(
-                "SCAN", cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", "stream"
-            )
-            cursor, keys = reply[0], reply[1]
-            found.extend(k.decode("utf-8", "surrogateescape") for k in keys)
-            if cursor == b"0":
-                return sorted(set(found))
+        return scan_streams(self.conn, pattern)
 
     def _ensure_group(self, key: str, at: str) -> None:
         if not self.opts.group:
             return
         try:
-            self.conn.call("XGROUP", "CREATE", key, self.opts.group, at, "MKSTREAM")
+            self._call_key(key, "XGROUP", "CREATE", key, self.opts.group, at, "MKSTREAM")
         except RedisCommandError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     def _last_id(self, key: str) -> str:
-        reply = self.conn.call("XREVRANGE", key, "+", "-", "COUNT", 1)
-        if reply:
-            return str(reply[0][0].decode())
-        return "0-0"
+        return last_id(self._call_key(key, "XREVRANGE", key, "+", "-", "COUNT", 1))
 
     def _discover(self, initial: bool = False) -> None:
         self._last_scan = time.monotonic()
@@ -284,6 +301,10 @@ class Tailer:
     def _request(self, cmd: bytes, parse: Callable[[StreamReplyParser], Any]) -> Any:
         return self._finish(self._send(cmd, parse))
 
+    def _request_key(self, key: str, cmd: bytes, parse: Callable[[StreamReplyParser], Any]) -> Any:
+        """_request for a command about one key (sent to the server that holds it)."""
+        return self._request(cmd, parse)
+
     def _want(self) -> int:
         n = self.opts.batch
         if self.opts.count is not None:
@@ -343,7 +364,7 @@ class Tailer:
                 "COUNT",
                 self._want() - taken if o.count is not None else self._want(),
             )
-            reply = self._request(cmd, StreamReplyParser.autoclaim)
+            reply = self._request_key(s.key, cmd, StreamReplyParser.autoclaim)
             if reply is None:
                 continue
             nxt, claimed, _deleted = reply
@@ -496,6 +517,15 @@ class Tailer:
                     entries = entries[:left]
                 self.delivered += len(entries)
                 yield name, entries
+
+
+def open_tailer(target: RedisTarget, opts: TailOptions) -> Tailer:
+    """A Tailer, or a ClusterTailer for a ``redis+cluster://`` URL."""
+    if target.cluster:
+        from alphapulse_cli.redis_streams.cluster_tail import ClusterTailer
+
+        return ClusterTailer(target, opts)
+    return Tailer(target, opts)
 
 
 # -- output ------------------------------------------------------------------------

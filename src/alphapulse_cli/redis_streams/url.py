@@ -6,13 +6,16 @@ Accepted forms (the redis-py spelling, so URLs can be shared with other tools)::
     rediss://...                  TLS; ?ssl_cert_reqs=none|optional|required, ?ssl_ca_certs=PATH,
                                   ?ssl_certfile=PATH, ?ssl_keyfile=PATH
     unix:///path/to/redis.sock[?db=N&password=P]
+    redis+cluster://[[user]:password@]host:port[,host:port...]
+                                  Redis Cluster: the hosts are seeds, slots are discovered
+    rediss+cluster://...          the same over TLS, with the rediss:// options
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from alphapulse_cli.errors import UsageError
@@ -42,10 +45,31 @@ class RedisTarget:
     password: str | None = field(default=None, repr=False)
     tls_options: tuple[tuple[str, str], ...] = ()
     display: str = ""
+    # Cluster seeds, (host, port) each; empty for one server.
+    seeds: tuple[tuple[str, int], ...] = ()
 
     @property
     def tls(self) -> bool:
-        return self.scheme == "rediss"
+        return self.scheme in ("rediss", "rediss+cluster")
+
+    @property
+    def cluster(self) -> bool:
+        return self.scheme.endswith("+cluster")
+
+    def node(self, host: str, port: int) -> RedisTarget:
+        """One node of a cluster, with this URL's credentials and TLS options."""
+        scheme = "rediss" if self.tls else "redis"
+        user = f"{quote(self.username, safe='')}" if self.username else ""
+        auth = f"{user}:{MASK}@" if self.password is not None else (f"{user}@" if user else "")
+        shown = f"[{host}]" if ":" in host else host
+        return replace(
+            self,
+            scheme=scheme,
+            host=host,
+            port=port,
+            seeds=(),
+            display=f"{scheme}://{auth}{shown}:{port}",
+        )
 
     def redact(self, text: str) -> str:
         """Mask the password wherever it appears in text (exception messages included)."""
@@ -93,9 +117,45 @@ def redact_url(url: str) -> str:
         return "<redis url>"
 
 
+def _parse_cluster_url(url: str, shown: str) -> RedisTarget:
+    scheme, _, rest = url.partition("://")
+    netloc, _, query_text = rest.partition("?")
+    netloc, _, path = netloc.partition("/")
+    if path.strip("/") not in ("", "0"):
+        raise UsageError(f"--redis {shown}: a cluster has only database 0; drop /{path}")
+    userinfo, at, hostlist = netloc.rpartition("@")
+    seeds = []
+    for item in hostlist.split(","):
+        try:
+            parts = urlsplit(f"redis://{item.strip()}")
+            host, port = parts.hostname, parts.port or 6379
+        except ValueError as exc:
+            raise UsageError(f"--redis {shown}: cannot parse {item!r} ({exc})") from None
+        if not host:
+            raise UsageError(
+                f"--redis {shown}: no host in {item!r}; expected "
+                "redis+cluster://host:port[,host:port...]"
+            )
+        seeds.append((host, port))
+    # The first seed stands for the rest in the single-server parsing of credentials and TLS.
+    one = parse_url(f"{scheme.lower().removesuffix('+cluster')}://{userinfo}{at}x?{query_text}")
+    if one.db:
+        raise UsageError(f"--redis {shown}: a cluster has only database 0")
+    return replace(
+        one,
+        scheme=scheme.lower(),
+        host=seeds[0][0],
+        port=seeds[0][1],
+        seeds=tuple(seeds),
+        display=shown,
+    )
+
+
 def parse_url(url: str) -> RedisTarget:
     """Parse and check a Redis URL; a bad one raises UsageError naming it (password masked)."""
     shown = redact_url(url)
+    if url.lower().partition("://")[0] in ("redis+cluster", "rediss+cluster"):
+        return _parse_cluster_url(url, shown)
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -126,7 +186,8 @@ def parse_url(url: str) -> RedisTarget:
         host, port_num, sock = "", 0, parts.path
     else:
         raise UsageError(
-            f"--redis {shown}: unknown scheme {parts.scheme!r}; expected redis://, rediss:// or unix://"
+            f"--redis {shown}: unknown scheme {parts.scheme!r}; expected redis://, rediss://, "
+            "unix:// or redis+cluster://"
         )
     try:
         db = int(db_text) if db_text else 0

@@ -21,12 +21,12 @@ def read_trades(
 ) -> dict[str, list[Any]]:
     """Columns of the trades in Redis received in [start_ns, end_ns]; raises RedisUnavailable
     (an UpstreamError) when Redis cannot be reached."""
-    from alphapulse_cli.redis_streams.conn import SyncConnection
+    from alphapulse_cli.redis_streams.cluster import connect_sync
     from alphapulse_cli.redis_streams.entries import trade_key
     from alphapulse_cli.redis_streams.url import parse_url
 
     cols: dict[str, list[Any]] = {c: [] for c in TRADE_COLUMNS}
-    conn = SyncConnection(parse_url(url), client_name="alphapulse-query")
+    conn = connect_sync(parse_url(url), client_name="alphapulse-query")
     try:
         for v in [venue] if venue else list(VENUE_IDS):
             key = trade_key(v, symbol)
