@@ -74,6 +74,8 @@ class RedisCluster:
         args += ["--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"]
         if self.password:
             args += ["--requirepass", self.password, "--masterauth", self.password]
+        if self.host != "127.0.0.1":
+            args += ["--protected-mode", "no"]  # else only loopback clients are let in
         self.procs[port] = subprocess.Popen(
             [*self.prefix, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -18,6 +18,7 @@ from alphapulse_cli.redis_streams.cluster import key_slot
 from alphapulse_cli.redis_streams.url import parse_url
 from alphapulse_cli.research.live import read_trades
 from tests.helpers.cli import run_cli
+from tests.helpers.redis_cluster import free_ports
 from tests.helpers.redis_streams import RedisServer, trades_of
 from tests.helpers.wait import wait_until
 
@@ -90,9 +91,9 @@ def test_tail_stream_finds_streams_on_every_master_and_groups_split_exactly(clus
 
 @pytest.mark.slow
 def test_uncovered_slots_and_wrong_credentials_exit_4(tmp_path, recorded_log):
-    node = RedisServer(
-        tmp_path, extra=("--cluster-enabled", "yes", "--requirepass", "s3cret-pw")
-    ).start()
+    node = RedisServer(tmp_path, extra=("--cluster-enabled", "yes", "--requirepass", "s3cret-pw"))
+    node.port = free_ports(n=1)[0]  # its cluster bus listens on port + 10000
+    node.start()
     try:
         with node.client(password="s3cret-pw") as r:
             r.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 8000)

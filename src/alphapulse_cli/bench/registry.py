@@ -15,6 +15,7 @@ SUITES: dict[str, str] = {
     "e2e": "alphapulse_cli.bench.suites.collect:collect_suite",
     "serve": "alphapulse_cli.bench.suites.serve:serve_suite",
     "redis": "alphapulse_cli.bench.suites.redis:suite",
+    "redis-cluster": "alphapulse_cli.bench.suites.redis_cluster:suite",
     "startup": "alphapulse_cli.bench.suites.startup:suite",
     "query": "alphapulse_cli.bench.suites.query:suite",
 }
@@ -46,6 +47,9 @@ SUMMARIES: dict[str, str] = {
     "serve": "Frames/s from `replay --serve` to a websockets client and to a raw socket reader.",
     "redis": (
         "Publisher and tail-stream (group, acks) entries/s against redis-benchmark XADD -P 64."
+    ),
+    "redis-cluster": (
+        "Cluster publish and tail-stream entries/s vs redis-benchmark XADD on one master."
     ),
     "startup": 'Start-up CPU ms of every command, cheaply run, vs `python -c "import typer"`.',
     "query": "Research API over a 30-day lake: trades 1h vs DuckDB SQL and replay, 1d rows/s,",

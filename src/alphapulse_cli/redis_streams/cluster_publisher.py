@@ -123,7 +123,9 @@ class ClusterPublisher(RedisPublisher):
         return node
 
     async def _send_batch(self) -> bool:
-        items = self._take_batch()
+        # About `batch` entries for each master's pipeline, all sent at once.
+        masters = len(self._slots.masters) if self._slots is not None else 1
+        items = self._take_batch(self.batch * masters)
         n = len(items)
         if not n:
             return False

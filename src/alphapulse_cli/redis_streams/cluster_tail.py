@@ -97,22 +97,11 @@ class ClusterTailer(Tailer):
             for node, (acks, idx) in plan.items():
                 cluster.conn(node).send(b"".join([*acks, *(reads[i][1] for i in idx)]))
             results: list[Any] = [None] * len(reads)
+            block = self.opts.block_ms / 1000 + 10.0
             for node, (acks, idx) in plan.items():
-
-                def parse_all(p: StreamReplyParser, n_acks: int = len(acks), n: int = len(idx)):
-                    for _ in range(n_acks):
-                        p.skip()
-                    out = []
-                    for _ in range(n):
-                        try:
-                            out.append(parse(p))
-                        except RespError as exc:
-                            out.append(exc)
-                    return out
-
-                block = self.opts.block_ms / 1000 + 10.0
-                replies = cluster.conn(node).read_parsed(parse_all, block)
-                for i, res in zip(idx, replies, strict=True):
+                parses = [StreamReplyParser.skip] * len(acks) + [parse] * len(idx)
+                replies = cluster.conn(node).read_each(parses, block)
+                for i, res in zip(idx, replies[len(acks) :], strict=True):
                     results[i] = res
         except RedisUnavailable:
             self._owe(owed)

@@ -174,6 +174,43 @@ class SyncConnection:
             data += self._recv(wait)
             data += self._drain()
 
+    def read_each(
+        self, parses: list[Callable[[StreamReplyParser], Any]], timeout: float | None = None
+    ) -> list[Any]:
+        """Read pipelined replies, one with each of ``parses`` (an error reply comes back as
+        a RespError).
+
+        Replies parsed once are kept: a buffer that ends inside a reply is parsed again only
+        from that reply on, so a pipeline of large replies costs one parse of each.
+        """
+        data = self._reader.take_rest()
+        wait = timeout if timeout is not None else self.timeout
+        out: list[Any] = []
+        n = len(parses)
+        while True:
+            if data.endswith(b"\r\n"):
+                p = StreamReplyParser(data)
+                done = 0
+                try:
+                    while len(out) < n:
+                        try:
+                            out.append(parses[len(out)](p))
+                        except RespError as exc:
+                            out.append(exc)
+                        done = p.i
+                except Incomplete:
+                    pass
+                if len(out) == n:
+                    if not p.consumed_all:
+                        raise RedisUnavailable(
+                            f"{_where(self.target)}: unexpected extra reply data; reconnect"
+                        )
+                    return out
+                # Keep only what the replies not yet parsed start from.
+                data = data[sum(map(len, p.t[:done])) + 2 * done :]
+            data += self._recv(wait)
+            data += self._drain()
+
     def _drain(self) -> bytes:
         """Whatever the socket holds right now, without waiting (so a large reply is parsed
         once it is all here, not once per chunk)."""

@@ -330,13 +330,13 @@ class RedisPublisher:
             else:
                 backoff = self.backoff_initial
 
-    def _take_batch(self) -> list[Any]:
-        """Up to ``batch`` queued entries, now in flight."""
+    def _take_batch(self, limit: int | None = None) -> list[Any]:
+        """Up to ``limit`` (default ``batch``) queued entries, now in flight."""
         q = self._q
         items = []
         popleft = q.popleft
         try:
-            for _ in range(min(self.batch, len(q))):
+            for _ in range(min(limit or self.batch, len(q))):
                 items.append(popleft())
         except IndexError:
             pass

@@ -68,7 +68,7 @@ def _server(d: Path) -> Iterator[int]:
         proc.wait(10)
 
 
-def _trades(n: int) -> list[dict[str, Any]]:
+def _trades(n: int, symbols: tuple[str, ...] = ("BTC-USD",)) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         ts = T0_NS + i * 1_000_000
@@ -76,7 +76,7 @@ def _trades(n: int) -> list[dict[str, Any]]:
             {
                 "type": "trade",
                 "exchange": "bench",
-                "symbol": "BTC-USD",
+                "symbol": symbols[i % len(symbols)],
                 "ts_local": ts + 7_000,
                 "ts_exchange": ts,
                 "price": f"{67_000 + i % 500}.{i % 100:02d}",
@@ -88,12 +88,12 @@ def _trades(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _redis_benchmark(port: int, n: int, fields: list[str]) -> float:
+def _redis_benchmark(port: int, n: int, fields: list[str], key: str = REF_KEY) -> float:
     exe = shutil.which("redis-benchmark")
     if exe is None:
         raise AlphapulseError("bench redis: redis-benchmark is not on PATH; install redis-tools")
     cmd = [exe, "-p", str(port), "-c", "1", "-P", "64", "-n", str(n), "--csv"]
-    cmd += ["XADD", REF_KEY, "MAXLEN", "~", "1000000", "*", *fields]
+    cmd += ["XADD", key, "MAXLEN", "~", "1000000", "*", *fields]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     last = out.strip().splitlines()[-1]
     return float(last.split('","')[1])
