@@ -1,7 +1,7 @@
 """Redis Cluster: URLs, a recorded capture replayed into a real 3-master/3-replica cluster
 (every trade once, spread over the masters), tail-stream over every master, a group with
 --count splitting a total exactly, bad clusters and credentials, and a master killed while
-`collect` publishes."""
+`collect` publishes and a group member follows."""
 
 from __future__ import annotations
 
@@ -125,19 +125,25 @@ def test_a_master_killed_mid_publish_fails_over_and_publishing_resumes(cluster, 
     """Last in this module: the cluster is whole again only once the old master rejoins."""
     key = "trades:coinbase:BTC-USD"
     victim = cluster.owner(key)
-    with ExchangeThread("coinbase", rate=2500, trade_share=0.5, seed=9) as ex:
-        cmd = [sys.executable, "-m", "alphapulse_cli", "collect", "coinbase", "BTC-USD"]
-        cmd += ["ETH-USD", "--url", ex.url, "-o", str(tmp_path / "log"), "--redis", cluster.url]
-        proc = subprocess.Popen([*cmd, "--duration", "10"], stderr=subprocess.PIPE)
-        try:
-            wait_until(lambda: cluster.client(victim).xlen(key) > 100, 10)
-            cluster.kill(victim)
-            _out, err = proc.communicate(timeout=40)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
+    # A consumer group member follows along through the failover.
+    printed = tmp_path / "tail.jsonl"
+    tail_cmd = [sys.executable, "-m", "alphapulse_cli", "tail-stream", "trades:*", "--from", "0"]
+    tail_cmd += ["--group", "g", "--consumer", "c", "--rescan", "0.2", "--redis", cluster.url]
+    with open(printed, "wb") as out:
+        tail = subprocess.Popen(tail_cmd, stdout=out, stderr=subprocess.PIPE)
     try:
+        with ExchangeThread("coinbase", rate=2500, trade_share=0.5, seed=9) as ex:
+            cmd = [sys.executable, "-m", "alphapulse_cli", "collect", "coinbase", "BTC-USD"]
+            cmd += ["ETH-USD", "--url", ex.url, "-o", str(tmp_path / "log"), "--redis", cluster.url]
+            proc = subprocess.Popen([*cmd, "--duration", "10"], stderr=subprocess.PIPE)
+            try:
+                wait_until(lambda: cluster.client(victim).xlen(key) > 100, 10)
+                cluster.kill(victim)
+                _out, err = proc.communicate(timeout=40)
+            finally:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
         assert proc.returncode == 0, err
         lines = [json.loads(x) for x in err.splitlines() if x.startswith(b"{")]
         summary = next(x for x in lines if x.get("event") == "stopped")
@@ -156,5 +162,19 @@ def test_a_master_killed_mid_publish_fails_over_and_publishing_resumes(cluster, 
             assert entries[-1] == want[k][-1]  # publishing went on to the end
         # Writes a master acknowledged but had not yet passed to its replica die with it.
         assert sum(map(len, want.values())) - sum(map(len, got.values())) >= red["dropped"]
+        stored = {(k, e["trade_id"]) for k, entries in got.items() for e in entries}
+
+        def seen() -> set[tuple[str, str]]:
+            lines = printed.read_bytes().splitlines()
+            return {(g["stream"], g["trade_id"]) for g in map(json.loads, lines)}
+
+        # At least once: everything that survived in the cluster is printed by the tail.
+        wait_until(lambda: stored <= seen(), 30, what="the tail printed every stored trade")
+        tail.send_signal(signal.SIGTERM)
+        _out, tail_err = tail.communicate(timeout=20)
+        assert b"reconnect" in tail_err
     finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
         cluster.restart(victim)
