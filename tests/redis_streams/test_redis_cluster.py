@@ -178,3 +178,36 @@ def test_a_master_killed_mid_publish_fails_over_and_publishing_resumes(cluster, 
             tail.kill()
             tail.wait()
         cluster.restart(victim)
+
+
+@pytest.mark.slow
+def test_moved_replies_are_followed_and_nothing_is_lost(cluster):
+    from alphapulse_cli.redis_streams.cluster import SyncCluster
+    from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
+    from tests.helpers.redis_streams import trade
+
+    key = "trades:coinbase:BTC-USD"
+    right = cluster.owner(key)
+    wrong = ("127.0.0.1", next(p for p in cluster.masters() if p != right))
+    # The blocking client: a stale map sends the command to the wrong master first.
+    client = SyncCluster(parse_url(cluster.url))
+    try:
+        client.slots.owner[key_slot(key)] = wrong
+        client.slots._key_node.clear()
+        assert client.call("XADD", key, "*", "f", "v")
+        assert client.node_of(key) == ("127.0.0.1", right)
+    finally:
+        client.close()
+    # The publisher: entries refused with MOVED go back to the queue and are sent again.
+    pub = SyncRedisPublisher(cluster.url, block=True)
+    pub.publish(trade(0))
+    assert pub.flush(10)
+    inner = pub._pub
+    inner._key_node[("coinbase", "BTC-USD")] = wrong  # type: ignore[attr-defined]
+    for i in range(1, 500):
+        pub.publish(trade(i))
+    stats = pub.close(10)
+    assert stats["published"] == stats["offered"] == 500 and stats["dropped"] == 0
+    assert stats["reconnects"] >= 1  # the map was read again after MOVED
+    with cluster.client(right) as r:
+        assert r.xlen(key) == 501
