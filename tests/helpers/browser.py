@@ -5,6 +5,7 @@ JavaScript until the page shows what it waits for, and takes screenshots."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -44,7 +45,8 @@ class Browser:
         url = wait_until(self._page_url, timeout=30, interval=0.1, what="chromium's page target")
         from websockets.sync.client import connect
 
-        self.ws = connect(url, max_size=64 << 20, open_timeout=10)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(connect(url, max_size=64 << 20, open_timeout=10))
 
     def _page_url(self) -> str | None:
         if self.proc.poll() is not None:
@@ -85,7 +87,7 @@ class Browser:
 
     def close(self) -> None:
         try:
-            self.ws.close()
+            self._stack.close()
         finally:
             self.proc.terminate()
             try:

@@ -135,7 +135,7 @@ class FirehoseSource:
         if self.data_dir is None:
             return
         now = time.monotonic()
-        if now - self._last_scan >= 1.0:
+        if not self._followers or now - self._last_scan >= 1.0:
             self._last_scan = now
             self._scan()
         for venue, follower in self._followers.items():
