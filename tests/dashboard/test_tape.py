@@ -1,13 +1,16 @@
 """The trade tape against a real redis-server: the newest trades of every trades:* stream,
-in order, and a clear status while Redis is down."""
+in order, and a clear status while Redis is down; and the depth chart's Redis fallback."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from alphapulse_cli.dashboard.depth import DepthSource
+from alphapulse_cli.dashboard.redis_link import RedisLink
 from alphapulse_cli.dashboard.tape import KEEP, TapeSource
 from tests.helpers.redis_streams import RedisServer, free_port
 from tests.helpers.wait import wait_until
@@ -74,3 +77,33 @@ def test_tape_says_redis_is_down() -> None:
     assert src.view["trades"] == []
     assert src.view["status"].startswith("redis unreachable:")
     assert "connection refused" in src.view["status"]
+
+
+def test_depth_falls_back_to_redis_books(server: RedisServer) -> None:
+    r = server.client()
+    r.flushall()
+    bids, asks = [["100.5", "1.25"], ["100", "2"]], [["101", "0.5"]]
+    r.xadd(
+        "book:kraken:BTC-USD",
+        {
+            "timestamp": "1700000000000000",
+            "received": "1700000000000100",
+            "bid_price": "100.5",
+            "bid_size": "1.25",
+            "ask_price": "101",
+            "ask_size": "0.5",
+            "bids": json.dumps(bids),
+            "asks": json.dumps(asks),
+        },
+    )
+    src = DepthSource("no-such-ring-for-dashboard", RedisLink(server.url, "test"))
+    src.poll()
+    assert src.view["source"] == "redis"
+    assert "no such ring" in src.view["status"] and "from Redis" in src.view["status"]
+    assert src.view["books"] == {
+        "kraken:BTC-USD": {
+            "ts": 1_700_000_000_000_100_000,
+            "bids": [[100.5, 1.25], [100.0, 2.0]],
+            "asks": [[101.0, 0.5]],
+        }
+    }
