@@ -52,7 +52,9 @@ def command(
     followed as it grows; at high rates it keeps a sample and says so (shown N of M/s).
 
     Depth chart (--shm): bids and asks, cumulative size against price, from the ring's
-    newest entry per book; without a ring, from the book:* streams in --redis.
+    newest entry per book; without a ring, from the book:* streams in --redis (collect
+    --redis-books); failing that, rebuilt from the logs under --data by the same adapters
+    as collect (read from the start of the hour, so a long log takes a few seconds).
 
     Trade tape (--redis): the newest trades of the trades:* streams, aggressor side
     coloured, and a price line of the last five minutes.

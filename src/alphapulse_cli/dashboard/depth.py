@@ -1,14 +1,16 @@
 """The depth chart's books: the newest entry per (exchange, symbol) from the shm ring; when
 there is no ring, the newest `book:<exchange>:<symbol>` entry in Redis (collect
---redis-books). The ring is tried again every few seconds, so a writer started later is
-picked up."""
+--redis-books); failing that, books rebuilt from the raw logs under --data (logbooks.py).
+The ring is tried again every few seconds, so a writer started later is picked up."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
+from alphapulse_cli.dashboard.logbooks import LogBooks
 from alphapulse_cli.dashboard.redis_link import RedisLink, fields
 from alphapulse_cli.errors import AlphapulseError, UpstreamError
 
@@ -24,9 +26,10 @@ class DepthSource:
     name = "depth"
     interval = 0.05
 
-    def __init__(self, shm: str | None, redis: RedisLink | None) -> None:
+    def __init__(self, shm: str | None, redis: RedisLink | None, data: Path | None = None) -> None:
         self.shm = shm
         self.redis = redis
+        self.logs = LogBooks(data) if data is not None else None
         self._reader: Any = None
         self._next_open = 0.0
         self._ring_error = "no --shm ring" if shm is None else ""
@@ -140,4 +143,11 @@ class DepthSource:
             why += "; no book:* streams in Redis (collect --redis-books)"
             if self.redis.error:
                 why += f"; redis unreachable: {self.redis.error}"
+        if self.logs is not None:
+            self.logs.poll()
+            books = self.logs.books()
+            if books:
+                self.view = {"books": books, "source": "log", "status": f"{why}; from the logs"}
+                return
+            why += f"; no valid book in the logs under {self.logs.data_dir}"
         self.view = {"books": {}, "source": "", "status": why}

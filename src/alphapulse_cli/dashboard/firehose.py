@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +47,15 @@ def find_boundary(buf: bytes, now_ns: int) -> int:
     return len(buf)
 
 
-class _Follower:
-    """One file, read from where the last poll stopped, whole records only."""
+class LogFollower:
+    """One file, read from where the last poll stopped, whole records only. Unless
+    `from_start`, a large file is entered near its end, at a record boundary."""
 
-    def __init__(self, path: Path, venue: str) -> None:
+    def __init__(self, path: Path, venue: str, from_start: bool = False) -> None:
         self.path = path
         self.venue = venue
         self.offset = 0
-        self.synced = False
+        self.synced = from_start
 
     def read(self) -> list[tuple[int, int, bytes]]:
         try:
@@ -90,11 +92,14 @@ class _Follower:
         return out
 
 
-def newest_log(venue_dir: Path) -> Path | None:
-    logs = [p for p in venue_dir.glob("*.wslog") if p.is_file()]
-    if not logs:
-        return None
-    return max(logs, key=lambda p: (p.stat().st_mtime_ns, p.name))
+def newest_logs(data_dir: Path) -> Iterator[tuple[str, Path]]:
+    """(venue, the newest DIR/<venue>/*.wslog) for each venue directory holding a log."""
+    if not data_dir.is_dir():
+        return
+    for venue_dir in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        logs = [p for p in venue_dir.glob("*.wslog") if p.is_file()]
+        if logs:
+            yield venue_dir.name, max(logs, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
 class FirehoseSource:
@@ -103,7 +108,7 @@ class FirehoseSource:
 
     def __init__(self, data_dir: Path | None) -> None:
         self.data_dir = data_dir
-        self._followers: dict[str, _Follower] = {}
+        self._followers: dict[str, LogFollower] = {}
         self._frames: dict[str, deque[dict[str, Any]]] = {}
         self._rate: dict[str, deque[tuple[float, int, int]]] = {}
         self._last_scan = 0.0
@@ -118,18 +123,11 @@ class FirehoseSource:
 
     def _scan(self) -> None:
         assert self.data_dir is not None
-        if not self.data_dir.is_dir():
-            return
-        for venue_dir in sorted(p for p in self.data_dir.iterdir() if p.is_dir()):
-            newest = newest_log(venue_dir)
-            if newest is None:
-                continue
-            cur = self._followers.get(venue_dir.name)
+        for venue, newest in newest_logs(self.data_dir):
+            cur = self._followers.get(venue)
             if cur is None or cur.path != newest:
-                follower = _Follower(newest, venue_dir.name)
-                if cur is not None:
-                    follower.synced = True  # a rotated file: read it from its start
-                self._followers[venue_dir.name] = follower
+                # A rotated file is read from its start.
+                self._followers[venue] = LogFollower(newest, venue, from_start=cur is not None)
 
     def poll(self) -> None:
         if self.data_dir is None:

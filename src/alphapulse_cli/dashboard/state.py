@@ -33,7 +33,7 @@ class Dashboard:
         depth_redis = RedisLink(opts.redis, "alphapulse-dashboard") if opts.redis else None
         self.firehose = FirehoseSource(opts.data)
         self.tape = TapeSource(opts.redis)
-        self.depth = DepthSource(opts.shm, depth_redis)
+        self.depth = DepthSource(opts.shm, depth_redis, opts.data)
         self.health = HealthSource(opts.collectors)
         self.system = SystemSource([c.url for c in self.health.collectors])
         self.sources: list[Any] = [self.firehose, self.tape, self.depth, self.health, self.system]
