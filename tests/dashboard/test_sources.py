@@ -159,6 +159,9 @@ def test_health_scrapes_a_collectors_metrics() -> None:
         assert (up["venue"], up["status"], up["gaps"]) == ("coinbase", "connected", 2)
         assert 100 < up["msgs_per_s"] < 100 / 0.2 + 1
         assert down["status"] == "unreachable" and down["url"] == "http://127.0.0.1:1"
+        counters.connect_failures += 1  # the collector is failing to connect again
+        src.poll()
+        assert src.view[0]["status"] == "reconnecting"
     finally:
         server.shutdown()
     src.poll()

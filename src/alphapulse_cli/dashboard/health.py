@@ -111,7 +111,9 @@ class _Collector:
             bps = max(0.0, m["bytes_in"] - prev["bytes_in"]) / dt
         if prev is None or m["frames_in"] > prev["frames_in"]:
             self.frames_at = now
-        status = "connected" if now - self.frames_at < STALL_S else "reconnecting"
+        failing = prev is not None and m["connect_failures"] > prev["connect_failures"]
+        stalled = now - self.frames_at >= STALL_S
+        status = "reconnecting" if failing or stalled else "connected"
         self.row = {
             "url": self.url,
             "venue": m["venue"],
