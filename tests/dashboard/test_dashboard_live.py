@@ -136,6 +136,8 @@ def test_page_shows_a_known_trade_and_draws_the_depth_chart(
         return n;
     })()"""
     assert wait_until(lambda: browser.evaluate(drawn) > 5000, timeout=10, interval=0.1)
+    firehose = "document.getElementById('firehose').textContent.includes(' coinbase in {')"
+    assert wait_until(lambda: browser.evaluate(firehose), timeout=5, interval=0.1)
     rate = wait_until(lambda: browser.evaluate("window.dash.perSecond"), timeout=5, interval=0.1)
     assert rate >= 10
     shot = browser.screenshot(tmp_path / "dashboard.png")

@@ -40,7 +40,7 @@ function renderHealth(rows) {
   $("health").tBodies[0].innerHTML = rows.map((r) => `<tr class="${esc(r.status)}">
     <td>${esc(r.url)}</td><td>${esc(r.venue)}</td>
     <td title="${esc(r.error || "")}">${esc(r.status)}</td>
-    <td>${fmt(r.msgs_per_s, 0)}</td><td>${r.gaps}</td><td>${r.checksum_mismatch}</td>
+    <td>${fmt(r.msgs_per_s, 0)}</td><td>${fmt(r.bytes_per_s / 1e3, 1)}</td><td>${r.gaps}</td><td>${r.checksum_mismatch}</td>
     <td>${r.resyncs}</td><td>${r.parse_backlog}</td><td>${fmt(r.latency_p99_ms, 3)}</td></tr>`).join("");
 }
 
@@ -133,8 +133,15 @@ function renderFirehose(s) {
   const rates = Object.entries(s.firehose_rates)
     .map(([v, r]) => `${v}: shown ${r.shown_per_s} of ${r.seen_per_s}/s`).join(", ");
   $("firehose-status").textContent = s.status.firehose === "ok" ? rates : s.status.firehose;
-  const want = $("filter").value;
-  const lines = s.firehose.filter((f) => !want || f.text.includes(want) || f.venue.includes(want));
+  const venues = Object.keys(s.firehose_rates).sort(), sel = $("venue");
+  if (venues.join() !== Array.from(sel.options).slice(1).map((o) => o.value).join()) {
+    const keep = sel.value;
+    sel.innerHTML = '<option value="">all venues</option>' +
+      venues.map((v) => `<option>${esc(v)}</option>`).join("");
+    sel.value = venues.includes(keep) ? keep : "";
+  }
+  const want = $("filter").value, venue = sel.value;
+  const lines = s.firehose.filter((f) => (!venue || f.venue === venue) && (!want || f.text.includes(want)));
   $("firehose").textContent = lines.slice(-80).reverse()
     .map((f) => `${clock(f.ts)} ${f.venue} ${f.kind} ${f.text}`).join("\n");
 }
