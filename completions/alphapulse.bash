@@ -10,13 +10,14 @@ _alphapulse() {
         esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "bench collect compact local-exchange pin query replay shm-dump tail-stream --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "bench collect compact dashboard local-exchange pin query replay shm-dump tail-stream --version --help" -- "$cur"))
         return
     fi
     case "$cmd" in
         bench) opts="--list --repeats -r --quick --json --baseline --max-regression --help" ;;
         collect) opts="--output -o --jsonl --channels --depth --duration -d --max-messages -n --quiet -q --url --protocol --metrics-port --watchdog --no-compression --redis --redis-maxlen --redis-books --shm --shm-interval --shm-mode --simulate --rate -r --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on --help" ;;
         compact) opts="--level -l --threads -T --dry-run -n --quiet -q --no-wait --parquet --checkpoint-every --verify --keep-raw --stats --help" ;;
+        dashboard) opts="--host --port -p --data --redis --shm --collector --help" ;;
         local-exchange) opts="--host --port -p --rate -r --symbols -s --seed --duration -d --levels --trade-share --stats-file --compression --no-compression --subscribe-timeout --idle-timeout --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on --quiet -q --help" ;;
         pin) opts="--pid -p --show --nice -n --realtime --help" ;;
         query) opts="--lake -l --raw --redis --redis-required --from --to --at --depth -d --venue -e --format -f --output -o --count -c --help" ;;

@@ -95,6 +95,10 @@ def test_readme_install_and_quick_start_run_verbatim_in_a_fresh_venv(tmp_path):
     assert shutil.which("alphapulse", path=env["PATH"]) == str(venv / "bin" / "alphapulse")
     where = sh('python -c "import alphapulse_cli; print(alphapulse_cli.__file__)"').stdout
     assert where.startswith(str(venv)), where
+    # The dashboard's page is package data: the non-editable install must carry it.
+    page = "from alphapulse_cli.dashboard.server import asset; "
+    page += "print(all(asset(n) for n in ('index.html', 'app.js', 'style.css')))"
+    assert sh(f'python -c "{page}"').stdout.strip() == "True"
 
     collect, *pipeline = quick
     r = sh(collect)

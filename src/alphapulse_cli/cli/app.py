@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("collect", "alphapulse_cli.cli.collect_cmd"),
     ("compact", "alphapulse_cli.cli.compact_cmd"),
     ("query", "alphapulse_cli.cli.query_cmd"),
+    ("dashboard", "alphapulse_cli.cli.dashboard_cmd"),
 ]
 
 # The first paragraph of each command's docstring, for `alphapulse --help` to list the
@@ -52,6 +53,9 @@ SUMMARIES: dict[str, str] = {
         "Compress closed logs to .wslog.zst, keep DATA_DIR/index.json, export a Parquet lake."
     ),
     "query": "Ask the captured market: trades, book updates, a book at an instant, bars, or SQL.",
+    "dashboard": (
+        "Serve a live dashboard of the capture: firehose, depth chart, trade tape, health, system."
+    ),
 }
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
