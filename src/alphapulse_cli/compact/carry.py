@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli import __version__
+from alphapulse_cli.compact.scan import tmp_path
 from alphapulse_cli.venues_table import venue_name
 from alphapulse_cli.wslog.writer import HOUR_NS, hour_of_name
 
@@ -97,7 +98,7 @@ def save(lake: Path, source: Path, norm: Normalizer, last_ts: int | None) -> Non
         protocol=pickle.HIGHEST_PROTOCOL,
     )
     final = d / (log_stem(source) + SUFFIX)
-    tmp = final.with_name(final.name + f".{os.getpid()}.tmp")
+    tmp = tmp_path(final)  # a killed run's leftover is removed as debris by the next
     tmp.write_bytes(zstandard.ZstdCompressor(level=3).compress(body))
     os.replace(tmp, final)
 
