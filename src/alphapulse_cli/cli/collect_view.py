@@ -33,7 +33,7 @@ class LiveReporter:
             self.live.start()
 
     def event(self, level: str, kind: str, fields: dict[str, Any]) -> None:
-        if self.quiet and level not in ("warning", "error"):
+        if self.quiet and level != "error":
             return
         detail = " ".join(f"{k}={v}" for k, v in fields.items() if k != "venue" and v is not None)
         style = _STYLE.get(level, "")

@@ -17,7 +17,8 @@ SERVE_HELP = (
     "printed as 'listening on ws://HOST:PORT' on stderr). Paths: /coinbase, /kraken, "
     "/VENUE/SLOT; any other path serves --exchange or the log's first venue. After the "
     "client's first message (or 5 s) the frames follow byte-identical, in order, at --speed; "
-    "then a close (1000). Kraken pings are answered with pongs. Ends when every client that "
+    "then a close with code 4000 'end of log', which no venue sends, so collect ends there "
+    "instead of reconnecting. Kraken pings are answered with pongs. Ends when every client that "
     "connected is served."
 )
 KEEP_SERVING_HELP = "--serve: serve every new client from the start, until SIGINT/SIGTERM."

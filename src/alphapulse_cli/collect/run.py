@@ -37,7 +37,7 @@ def run_collect(
     reporter: Reporter | None = None,
     *,
     metrics_port: int | None = None,
-    metrics_addr: str = "0.0.0.0",
+    metrics_addr: str = "127.0.0.1",
     stdout: BinaryIO | None = None,
 ) -> dict[str, Any]:
     """Capture until stopped; returns the summary (counters, files, sink summaries).
