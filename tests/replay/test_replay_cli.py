@@ -217,3 +217,28 @@ def test_bulk_copy_of_a_large_file_is_exact_at_any_cut(tmp_path):
         if good != cut:
             r = run_cli("replay", str(path), "--format", "wslog")
             assert r.returncode == 3 and f"offset {good}:" in r.stderr.decode()
+
+
+@pytest.mark.parametrize("symbol", ["FOO-BAR", "btcusd"])
+def test_a_symbol_that_never_occurs_gets_one_warning(sample_log, symbol):
+    r = run_cli("replay", str(sample_log), "--format", "events", "--symbol", symbol)
+    assert r.returncode == 0 and b'"trade"' not in r.stdout
+    [line] = r.stderr.decode().splitlines()
+    assert line.startswith("alphapulse: warning: --symbol") and "BTC-USD" in line, line
+
+
+def test_a_symbol_that_occurs_gets_no_warning(sample_log):
+    r = run_cli("replay", str(sample_log), "--format", "events", "--symbol", "btc/usd")
+    assert r.returncode == 0 and b'"trade"' in r.stdout and r.stderr == b""
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "events"])
+def test_inputs_without_records_get_one_warning(tmp_path, fmt):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "preamble.wslog").write_bytes(spec_log([]))
+    for target in (empty, tmp_path / "preamble.wslog"):
+        r = run_cli("replay", str(target), "--format", fmt)
+        assert r.returncode == 0 and r.stdout == b""
+        [line] = r.stderr.decode().splitlines()
+        assert line.startswith("alphapulse: warning:") and "no records" in line, line

@@ -150,6 +150,8 @@ def command(
         raise UsageError("--redis-books needs --redis URL")
     with output_sink(output) as sink:
         summary = run_replay(req, sink)
+    for warning in req.warnings:
+        typer.echo(f"alphapulse: warning: {warning}", err=True)
     if stats:
         import orjson
 

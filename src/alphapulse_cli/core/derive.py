@@ -76,6 +76,9 @@ class Normalizer:
         self.adapters: dict[int, Adapter | None] = {}
         self.last_adapter: Adapter | None = None
         self._shared_ids: dict[str, TradeIds] = {}
+        # With a symbol filter, every symbol met (kept or not): a --symbol that never
+        # occurs is worth a word, and what the inputs do hold is the hint.
+        self.seen_symbols: set[str] = set()
 
     def adapter_for(self, tag: int) -> Adapter | None:
         key = tag & 0xFFF
@@ -111,8 +114,15 @@ class Normalizer:
             return []
         wanted = self.symbols
         if wanted is not None and events:
+            self.seen_symbols.update(e["symbol"] for e in events)
             events = [e for e in events if e["symbol"] is None or e["symbol"] in wanted]
         return events
+
+    def missing_symbols(self) -> list[str]:
+        """The filter's symbols that no event carried."""
+        if self.symbols is None:
+            return []
+        return sorted(self.symbols - self.seen_symbols)
 
     @property
     def stats(self) -> dict[str, dict[str, int]]:
