@@ -32,10 +32,11 @@ EXIT_TEXT = {
     ExitCode.ERROR: "an error (a lock held by another process, an unwritable file, ...)",
     ExitCode.USAGE: "bad usage: an unknown option or a malformed value",
     ExitCode.DATA: (
-        "bad or truncated data: not a .wslog, a cut-off record, a missing ring, a failed verify"
+        "bad or missing data: an input path that does not exist, not a .wslog, a cut-off "
+        "record, a missing ring, a failed verify"
     ),
     ExitCode.UPSTREAM: "an upstream service (exchange, Redis) is unreachable",
-    ExitCode.INTERRUPTED: "interrupted (SIGINT); files were closed cleanly",
+    ExitCode.INTERRUPTED: "interrupted (SIGINT), in every command; files were closed cleanly",
 }
 
 

@@ -82,7 +82,7 @@ def command(
         None, "--serve", metavar="[HOST:]PORT", help=replay_serve.SERVE_HELP
     ),
     keep_serving: bool = typer.Option(False, "--keep-serving", help=replay_serve.KEEP_SERVING_HELP),
-) -> None:
+) -> Optional[int]:
     """Merge logs by timestamp and write records, raw bytes, events or books.
 
     Inputs are merged by record timestamp; equal timestamps keep input order, then record
@@ -134,10 +134,9 @@ def command(
             "--redis": redis is not None,
             "--redis-books": redis_books,
         }
-        replay_serve.serve_replay(
+        return replay_serve.serve_replay(
             req, serve, keep_serving=keep_serving, output=output, stats=stats, others=others
         )
-        return
     ring = shm_sink(shm, shm_interval, shm_mode)
     if ring is not None:
         req.sinks.append(ring)
@@ -157,3 +156,4 @@ def command(
 
         sys.stderr.buffer.write(orjson.dumps(summary) + b"\n")
         sys.stderr.flush()
+    return None

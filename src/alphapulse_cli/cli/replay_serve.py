@@ -32,7 +32,7 @@ def serve_replay(
     output: str | None,
     stats: bool,
     others: Mapping[str, object],
-) -> None:
+) -> int | None:
     """`others`: option name -> value of the options that do not apply (None/False: unset)."""
     from alphapulse_cli.replay.serve import ServeRequest, parse_address, run_serve
     from alphapulse_cli.wslog.reader import expand_inputs
@@ -69,3 +69,8 @@ def serve_replay(
 
         sys.stderr.buffer.write(orjson.dumps(summary) + b"\n")
         sys.stderr.flush()
+    if summary["signal"] == "SIGINT":
+        from alphapulse_cli.errors import ExitCode
+
+        return ExitCode.INTERRUPTED  # Ctrl-C is 130 in every command, after a clean close
+    return None

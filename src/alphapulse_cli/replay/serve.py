@@ -453,14 +453,20 @@ def run_serve(
     if req.once_only and req.keep_serving:
         raise UsageError("--keep-serving needs files: stdin can be read by one client only")
     server = ReplayServer(req, say)
+    got: list[str] = []
 
     async def main() -> None:
         import signal
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            got.append(sig.name)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await server.run(stop, on_listening)
 
     try:
@@ -469,4 +475,6 @@ def run_serve(
         asyncio.run(main())
     else:
         uvloop.run(main())
-    return server.summary()
+    summary = server.summary()
+    summary["signal"] = got[0] if got else None
+    return summary
