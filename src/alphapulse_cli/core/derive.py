@@ -196,7 +196,8 @@ def iter_book_lines(
     batch: int = 256,
 ) -> Iterator[bytes]:
     """After each book-changing message, the book's top `depth` levels per side as
-    {"exchange","symbol","ts_local","bids","asks"} JSON lines, best first. Books that are
+    {"type": "book","exchange","symbol","ts_local","bids","asks"} JSON lines, best first
+    (`type` first, as in the events). Books that are
     not valid (awaiting a snapshot after a mismatch or disconnect) are left out."""
     norm = normalizer if normalizer is not None else Normalizer(symbols)
     encode_lines = _LineEncoder()
@@ -220,6 +221,7 @@ def iter_book_lines(
             bids, asks = adapter.books[sym].top(depth)
             pending.append(
                 {
+                    "type": "book",
                     "exchange": adapter.venue,
                     "symbol": sym,
                     "ts_local": ts,
