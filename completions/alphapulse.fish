@@ -101,6 +101,8 @@ complete -c alphapulse -n '__fish_seen_subcommand_from pin' -l show -d 'Print a 
 complete -c alphapulse -n '__fish_seen_subcommand_from pin' -l nice -r -F -d 'Also set the nice value (-20 to 19).'
 complete -c alphapulse -n '__fish_seen_subcommand_from pin' -s n -r -F -d 'Also set the nice value (-20 to 19).'
 complete -c alphapulse -n '__fish_seen_subcommand_from pin' -l realtime -r -F -d 'Also set SCHED_FIFO realtime scheduling at PRIO (1-99).'
+complete -c alphapulse -n '__fish_seen_subcommand_from pin' -l verbose -d 'Also say which chosen CPUs the kernel has not isolated (isolcpus=).'
+complete -c alphapulse -n '__fish_seen_subcommand_from pin' -s v -d 'Also say which chosen CPUs the kernel has not isolated (isolcpus=).'
 complete -c alphapulse -n 'not __fish_seen_subcommand_from bench collect compact local-exchange pin query replay shm-dump tail-stream' -f -a query -d 'Ask the captured market: trades, book updates, a book at an instant, bars, or SQL.'
 complete -c alphapulse -n '__fish_seen_subcommand_from query' -f -a 'trades book-updates book bars sql'
 complete -c alphapulse -n '__fish_seen_subcommand_from query' -l lake -r -F -d 'The lake `compact --parquet` writes.'
