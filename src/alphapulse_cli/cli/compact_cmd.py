@@ -146,24 +146,9 @@ class _Bar:
     """A rich progress bar on stderr (a terminal only), bytes done of bytes to compress."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        from alphapulse_cli.cli.progress import bytes_bar
 
-        self.progress = Progress(
-            "compact",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        self.progress = bytes_bar("compact")
         self.task = self.progress.add_task("compact", total=None)
         self.progress.start()
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 SAMPLE_S = 0.2
 
@@ -52,12 +53,8 @@ class _Positions:
         return sum(self._seen.values())
 
 
-@contextmanager
-def file_progress(label: str, files: list[Path]) -> Iterator[None]:
-    """Show the bar while the body runs (the caller decides that stderr is a terminal)."""
-    if not os.path.isdir("/proc/self/fdinfo"):
-        yield
-        return
+def bytes_bar(label: str) -> Any:
+    """A transient rich bar on stderr: label, bar, bytes done/total, rate, time left."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -67,8 +64,7 @@ def file_progress(label: str, files: list[Path]) -> Iterator[None]:
         TransferSpeedColumn,
     )
 
-    positions = _Positions(files)
-    bar = Progress(
+    return Progress(
         label,
         BarColumn(),
         DownloadColumn(),
@@ -77,6 +73,16 @@ def file_progress(label: str, files: list[Path]) -> Iterator[None]:
         console=Console(stderr=True),
         transient=True,
     )
+
+
+@contextmanager
+def file_progress(label: str, files: list[Path]) -> Iterator[None]:
+    """Show the bar while the body runs (the caller decides that stderr is a terminal)."""
+    if not os.path.isdir("/proc/self/fdinfo"):
+        yield
+        return
+    positions = _Positions(files)
+    bar = bytes_bar(label)
     task = bar.add_task(label, total=positions.total or None)
     stop = threading.Event()
 
