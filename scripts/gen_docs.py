@@ -117,6 +117,17 @@ def exit_section() -> list[str]:
     return out
 
 
+def man_paragraphs(paras: list[str]) -> list[str]:
+    """Text paragraphs filled, indented ones (code, C structs) kept as they are."""
+    lines: list[str] = []
+    for p in paras:
+        if any(ln.startswith("    ") for ln in p.splitlines()):
+            lines += [".PP", ".nf", esc(p), ".fi"]
+        else:
+            lines += [".PP", esc(" ".join(ln.strip() for ln in p.splitlines()))]
+    return lines
+
+
 def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | None = None) -> str:
     summary, desc, examples = split_help(cmd.help or "")
     title = full.replace(" ", "-").upper()
@@ -128,11 +139,7 @@ def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | Non
         f".B {esc(synopsis(full, cmd))}",
         ".SH DESCRIPTION",
     ]
-    for p in desc or [summary]:
-        if any(ln.startswith("    ") for ln in p.splitlines()):
-            lines += [".PP", ".nf", esc(p), ".fi"]
-        else:
-            lines += [".PP", esc(" ".join(ln.strip() for ln in p.splitlines()))]
+    lines += man_paragraphs(desc or [summary])
     lines.append(".SH OPTIONS")
     for names, help_text in option_lines(cmd):
         lines += [".TP", f".B {esc(names)}", esc(help_text)]
@@ -493,8 +500,14 @@ def generate() -> dict[Path, str]:
         Path("man/alphapulse.1"): root_page(group),
         Path("man/wslog.5"): wslog_page(),
     }
+    from alphapulse_cli.cli.shm_dump_cmd import RING_LAYOUT
+
+    # The shm ring's layout is reference for other languages' readers: man page only.
+    extra = {"shm-dump": [".SH RING LAYOUT", *man_paragraphs(RING_LAYOUT.split("\n\n"))]}
     for name, cmd in sorted(group.commands.items()):
-        files[Path(f"man/alphapulse-{name}.1")] = man_page(f"alphapulse {name}", cmd)
+        files[Path(f"man/alphapulse-{name}.1")] = man_page(
+            f"alphapulse {name}", cmd, extra=extra.get(name)
+        )
     files[Path("completions/alphapulse.bash")] = bash_completion(group)
     files[Path("completions/_alphapulse")] = zsh_completion(group)
     files[Path("completions/alphapulse.fish")] = fish_completion(group)

@@ -81,3 +81,13 @@ def test_zsh_and_fish_complete_the_same_values():
     assert "'1:value:(coinbase kraken)'" in zsh
     assert "-l format -x -a 'jsonl wslog events books'" in fish
     assert "__fish_seen_subcommand_from collect' -f -a 'coinbase kraken'" in fish
+
+
+def test_the_ring_layout_is_in_the_man_page_not_in_help():
+    from alphapulse_cli.cli.shm_dump_cmd import command
+
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "man" / "alphapulse-shm-dump.1").read_text()
+    assert ".SH RING LAYOUT" in page and "struct ap_ring_header" in page
+    help_text = command.__doc__ or ""
+    assert "struct " not in help_text and len(help_text.splitlines()) < 40
