@@ -389,7 +389,9 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
     rep = rep or Reporter()
     root = req.data_dir
     if not root.is_dir():
-        raise UsageError(f"{root}: not a directory; pass the data directory collect writes to")
+        # A missing input is bad data (exit 3) in every command, as in replay and query.
+        problem = "not a directory" if root.exists() else "no such directory"
+        raise DataError(f"{root}: {problem}; pass the data directory collect writes to")
     if not 1 <= req.level <= 22:
         raise UsageError(f"--level: {req.level} is not a zstd level from 1 to 22")
     if req.threads < 0:
