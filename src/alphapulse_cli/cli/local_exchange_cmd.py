@@ -76,7 +76,7 @@ def command(
     refuse: Optional[list[str]] = fault_option("refuse"),
     faults_on: int = fault_option("faults_on"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the listening line on stderr."),
-) -> None:
+) -> Optional[int]:
     """Serve Coinbase Exchange or Kraken (v2 and v1) market data from a simulated market.
 
     The protocols are the venues' own: subscribe handshakes and acks, snapshots, updates,
@@ -149,13 +149,20 @@ def command(
         on_log=None if quiet else log,
     )
 
+    got: list[str] = []
+
     async def main() -> None:
         import signal
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            got.append(sig.name)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         async with exchange:
             for name, url in exchange.urls.items():
                 print(f"listening on {url} ({name})", file=sys.stderr, flush=True)
@@ -170,3 +177,7 @@ def command(
         asyncio.run(main())
     else:
         uvloop.run(main())
+    from alphapulse_cli.errors import ExitCode
+
+    # Ctrl-C is 130 in every command, after a clean close; SIGTERM is a normal stop.
+    return ExitCode.INTERRUPTED if got and got[0] == "SIGINT" else None

@@ -19,12 +19,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact.scan import atomic_file
 from alphapulse_cli.errors import BadLogError
 from alphapulse_cli.wslog.format import KIND_NAMES
 from alphapulse_cli.wslog.reader import ReadStats, iter_records
+
+if TYPE_CHECKING:
+    from alphapulse_cli.core.derive import Normalizer
 
 INDEX_NAME = "index.json"
 VERSION = 1
@@ -57,12 +60,15 @@ def save(data_dir: Path, files: dict[str, dict[str, Any]]) -> None:
         f.write(body + "\n")
 
 
-def profile(source: Path, on_events: EventHook | None = None) -> dict[str, Any]:
+def profile(
+    source: Path, on_events: EventHook | None = None, norm: Normalizer | None = None
+) -> dict[str, Any]:
     """Read every complete record of a log (plain or zstd): times, kinds, venues, symbols and
-    the adapters' integrity counters; hand each message's events to `on_events`."""
+    the adapters' integrity counters; hand each message's events to `on_events`. `norm`: the
+    normalizer to feed (one primed with the previous log's state), else a fresh one."""
     from alphapulse_cli.core.derive import Normalizer
 
-    norm = Normalizer()
+    norm = norm if norm is not None else Normalizer()
     process = norm.process
     kinds = dict.fromkeys(KIND_NAMES.values(), 0)
     by_kind = [0, 0, 0]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact import index as idx
 from alphapulse_cli.compact import lake as lk
@@ -25,6 +25,9 @@ from alphapulse_cli.compact.compress import DEFAULT_LEVEL, check_zst, compress_f
 from alphapulse_cli.compact.lock import DirLock
 from alphapulse_cli.compact.scan import ClosedLog, remove_debris, scan
 from alphapulse_cli.errors import AlphapulseError, DataError, UsageError, VerifyError
+
+if TYPE_CHECKING:
+    from alphapulse_cli.core.derive import Normalizer
 
 FLUSH_S = 1.0
 ZST = ".zst"
@@ -131,7 +134,7 @@ class _Run:
         export = self._export(c.sha256, src)
         try:
             # The original is read again, not the .zst: compress_fd has shown they are equal.
-            prof = idx.profile(src, export.handle if export else None)
+            prof = idx.profile(*_profile_args(src, export))
             if prof["records"] != c.records:
                 raise DataError(
                     f"{src}: the record walk found {c.records} records, the reader "
@@ -200,7 +203,7 @@ class _Run:
         raw, sha = hash_zst(zst)
         export = self._export(sha, zst)
         try:
-            prof = idx.profile(zst, export.handle if export else None)
+            prof = idx.profile(*_profile_args(zst, export))
             lake_info = export.commit() if export else None
         except BaseException:
             if export:
@@ -219,7 +222,7 @@ class _Run:
         check_zst(zst, entry["raw_bytes"], entry["sha256"])
         export = lk.LakeExport(self.lake, entry["sha256"], str(zst), self.req.checkpoint_every_ns)
         try:
-            idx.profile(zst, export.handle)
+            idx.profile(zst, export.handle, export.normalizer())
             info = export.commit()
         except BaseException:
             export.discard()
@@ -365,6 +368,14 @@ class _Run:
         return self.sum
 
 
+def _profile_args(
+    source: Path, export: lk.LakeExport | None
+) -> tuple[Path, idx.EventHook | None, Normalizer | None]:
+    if export is None:
+        return source, None, None
+    return source, export.handle, export.normalizer()
+
+
 def _size(p: Path) -> int:
     try:
         return p.stat().st_size
@@ -378,7 +389,9 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
     rep = rep or Reporter()
     root = req.data_dir
     if not root.is_dir():
-        raise UsageError(f"{root}: not a directory; pass the data directory collect writes to")
+        # A missing input is bad data (exit 3) in every command, as in replay and query.
+        problem = "not a directory" if root.exists() else "no such directory"
+        raise DataError(f"{root}: {problem}; pass the data directory collect writes to")
     if not 1 <= req.level <= 22:
         raise UsageError(f"--level: {req.level} is not a zstd level from 1 to 22")
     if req.threads < 0:
