@@ -57,6 +57,8 @@ complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l parquet -d 'A
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l checkpoint-every -d 'With --parquet: a full-book checkpoint of every book this often in log time (and at each change of a books validity), so `query book --at` reads one checkpoint plus at most this much of updates; 0 writes none.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l verify -d 'Only recheck every indexed file against index.json; exit 3 on any mismatch.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l keep-raw -d 'Delete compressed logs whose last record is older than this (30d, 12h; a bare number is days), once verified and, with --parquet, exported.'
+complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l archive -d 'Move compressed logs older than --archive-after to s3://BUCKET/PREFIX (same relative paths), each uploaded, read back and compared by size and sha256 before the local file is deleted; index.json goes there too'
+complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l archive-after -d 'With --archive: archive logs whose last record is older than this (a bare number is days; 0 archives every compressed log).'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l stats -d 'A one-line JSON summary on stderr at the end.'
 complete -c alphapulse -n 'not __fish_seen_subcommand_from bench collect compact local-exchange pin query replay shm-dump tail-stream' -a local-exchange -d 'Serve Coinbase Exchange or Kraken (v2 and v1) market data from a simulated market.'
 complete -c alphapulse -n '__fish_seen_subcommand_from local-exchange' -l host -d 'Address to listen on.'

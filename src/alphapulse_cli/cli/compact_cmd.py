@@ -53,6 +53,22 @@ def command(
         help="Delete compressed logs whose last record is older than this (30d, 12h; a bare "
         "number is days), once verified and, with --parquet, exported.",
     ),
+    archive: Optional[str] = typer.Option(
+        None,
+        "--archive",
+        metavar="S3_URL",
+        help="Move compressed logs older than --archive-after to s3://BUCKET/PREFIX (same "
+        "relative paths), each uploaded, read back and compared by size and sha256 before "
+        "the local file is deleted; index.json goes there too. Credentials and endpoint from "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL.",
+    ),
+    archive_after: str = typer.Option(
+        "7d",
+        "--archive-after",
+        metavar="DURATION",
+        help="With --archive: archive logs whose last record is older than this (a bare "
+        "number is days; 0 archives every compressed log).",
+    ),
     stats: bool = typer.Option(
         False, "--stats", help="A one-line JSON summary on stderr at the end."
     ),
@@ -94,6 +110,8 @@ def command(
         verify=verify,
         keep_raw_ns=parse_duration_ns(keep_raw, "--keep-raw", "d") if keep_raw else None,
         checkpoint_every_ns=parse_duration_ns(checkpoint_every, "--checkpoint-every"),
+        archive=archive,
+        archive_after_ns=parse_duration_ns(archive_after, "--archive-after", "d"),
     )
 
     def say(msg: str) -> None:
@@ -131,7 +149,8 @@ def command(
             say(
                 f"{summary['compressed']} compressed, {summary['raw_bytes']} -> "
                 f"{summary['compressed_bytes']} bytes{ratio}; {summary['indexed']} indexed, "
-                f"{summary['exported']} exported, {summary['deleted']} deleted, "
+                f"{summary['exported']} exported, {summary['archived']} archived, "
+                f"{summary['deleted']} deleted, "
                 f"{len(summary['skipped_live'])} live"
             )
 
