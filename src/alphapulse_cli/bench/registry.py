@@ -17,6 +17,7 @@ SUITES: dict[str, str] = {
     "redis": "alphapulse_cli.bench.suites.redis:suite",
     "startup": "alphapulse_cli.bench.suites.startup:suite",
     "query": "alphapulse_cli.bench.suites.query:suite",
+    "archive": "alphapulse_cli.bench.suites.archive:suite",
 }
 
 # The first line of each suite function's docstring, so that `bench --list` imports no
@@ -49,6 +50,7 @@ SUMMARIES: dict[str, str] = {
     ),
     "startup": 'Start-up CPU ms of every command, cheaply run, vs `python -c "import typer"`.',
     "query": "Research API over a 30-day lake: trades 1h vs DuckDB SQL and replay, 1d rows/s,",
+    "archive": "Archive MB/s to a loopback S3 (moto) with verification vs pyarrow.fs.copy_files.",
 }
 
 

@@ -112,6 +112,8 @@ class Store:
             "connect_timeout": 5,
             "request_timeout": 60,
             "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=3),
+            # A small object then goes up in one PUT instead of a three-request multipart upload.
+            "allow_delayed_open": True,
         }
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
         if region:
