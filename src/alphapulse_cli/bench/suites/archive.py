@@ -13,7 +13,6 @@ import copy
 import functools
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alphapulse_cli.bench.core import BenchContext, Result, scratch_dir
+from alphapulse_cli.bench.core import (
+    BenchContext,
+    Result,
+    free_port,
+    scratch_dir,
+    wait_listening,
+)
 from alphapulse_cli.bench.suites.traffic import coinbase_frames, write_log
 from alphapulse_cli.errors import AlphapulseError, UsageError
 
@@ -38,23 +43,13 @@ def _moto() -> str:
 
 @contextmanager
 def _server(log: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [_moto(), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AlphapulseError("bench archive: moto_server did not start") from None
-                time.sleep(0.05)
+        wait_listening(proc, port, "moto_server", timeout=30)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
