@@ -27,11 +27,13 @@ def command(
     no_wait: bool = typer.Option(
         False, "--no-wait", help="If another compact holds the directory, exit 1 at once."
     ),
-    parquet: Optional[Path] = typer.Option(
+    parquet: Optional[str] = typer.Option(
         None,
         "--parquet",
         metavar="LAKE_DIR",
-        help="Also export trades and book updates to a Parquet lake here.",
+        help="Also export trades and book updates to a Parquet lake here: a directory, or "
+        "s3://BUCKET/PREFIX (staged under DATA_DIR/.alphapulse-lake, then uploaded and "
+        "verified).",
     ),
     checkpoint_every: str = typer.Option(
         "60s",
@@ -106,7 +108,8 @@ def command(
         threads=threads,
         dry_run=dry_run,
         wait=not no_wait,
-        lake=parquet,
+        lake=Path(parquet) if parquet and not parquet.startswith("s3://") else None,
+        lake_url=parquet if parquet and parquet.startswith("s3://") else None,
         verify=verify,
         keep_raw_ns=parse_duration_ns(keep_raw, "--keep-raw", "d") if keep_raw else None,
         checkpoint_every_ns=parse_duration_ns(checkpoint_every, "--checkpoint-every"),

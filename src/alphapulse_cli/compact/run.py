@@ -41,6 +41,7 @@ class CompactRequest:
     verify: bool = False
     keep_raw_ns: int | None = None
     checkpoint_every_ns: int = lk.DEFAULT_CHECKPOINT_EVERY_NS
+    lake_url: str | None = None  # s3://BUCKET/PREFIX: `lake` becomes its staging copy
     archive: str | None = None  # s3://BUCKET/PREFIX
     archive_after_ns: int = 7 * 86_400_000_000_000
     # Between an archive upload and its read-back (tests change the object there).
@@ -412,6 +413,22 @@ def _size(p: Path) -> int:
         return 0
 
 
+def _s3_lake(req: CompactRequest) -> Callable[[Callable[[str], None]], int] | None:
+    """For --parquet s3://...: check the bucket, point `req.lake` at the staging copy, and
+    return what uploads it once the run has exported (storage/lake.py)."""
+    if req.lake_url is None:
+        return None
+    from alphapulse_cli.storage.lake import push, staging_dir
+    from alphapulse_cli.storage.s3 import S3Url, store_for
+
+    url = S3Url.parse(req.lake_url)
+    store = store_for(req.lake_url)
+    store.check_bucket(url)
+    staging = staging_dir(req.data_dir.resolve(), url)
+    req.lake = staging
+    return lambda note: push(store, staging, url, note)
+
+
 def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, Any]:
     """Run one compact over `req.data_dir`; the summary. DataError (exit 3) when a log could
     not be handled or --verify found a mismatch, after everything else was done."""
@@ -431,6 +448,7 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                 "--parquet: the lake must be a directory of its own, not DATA_DIR "
                 "(a subdirectory such as DATA_DIR/lake is fine)"
             )
+    lake_push = _s3_lake(req)
     if req.archive is not None and not req.verify:
         # Credentials, endpoint and bucket are checked before any work, so a wrong one
         # fails at once (exit 2 or 4) instead of after compressing everything.
@@ -458,6 +476,8 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                 rep.note(f"removed {job.sum.debris} temporary files left by an interrupted run")
         try:
             summary = job.verify() if req.verify else job.run()
+            if lake_push is not None and not req.dry_run and not req.verify:
+                lake_push(rep.note)
         except KeyboardInterrupt:
             if not req.dry_run and not req.verify:
                 job.save(force=True)

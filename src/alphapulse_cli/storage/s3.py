@@ -170,8 +170,8 @@ class Store:
             raise self.error(exc, url) from None
         return info.size if info.type == fs.FileType.File else None
 
-    def keys(self, url: S3Url) -> list[str]:
-        """Every object key under the prefix `url.key`, sorted."""
+    def sizes(self, url: S3Url) -> dict[str, int]:
+        """Every object under the prefix `url.key`: its key and size."""
         from pyarrow import fs
 
         try:
@@ -181,7 +181,28 @@ class Store:
         except OSError as exc:
             raise self.error(exc, url) from None
         n = len(url.bucket) + 1
-        return sorted(i.path[n:] for i in infos if i.type == fs.FileType.File)
+        return {i.path[n:]: i.size for i in infos if i.type == fs.FileType.File}
+
+    def keys(self, url: S3Url) -> list[str]:
+        """Every object key under the prefix `url.key`, sorted."""
+        return sorted(self.sizes(url))
+
+    def get(self, url: S3Url, local: Path) -> None:
+        """Download an object to `local`, atomically (a temporary name, then a rename)."""
+        tmp = local.with_name(f".alphapulse-tmp-{local.name}.{os.getpid()}")
+        try:
+            with self.fs.open_input_file(url.path) as f, open(tmp, "wb") as out:
+                while True:
+                    block = f.read(BLOCK)
+                    if not block:
+                        break
+                    out.write(block)
+            os.replace(tmp, local)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.filename is not None:
+                raise
+            raise self.error(exc, url) from None
 
     def expand(self, text: str) -> list[str]:
         """`replay`'s inputs from one URL: an object; a prefix (walked for logs); or a glob
