@@ -51,6 +51,9 @@ class S3Server:
             endpoint_override=host,
             scheme="http",
             allow_bucket_creation=True,
+            # A loaded 2-core machine can keep moto busy for seconds.
+            connect_timeout=10,
+            request_timeout=60,
         )
 
     def new_bucket(self) -> str:

@@ -109,7 +109,7 @@ class Store:
             "secret_key": env["AWS_SECRET_ACCESS_KEY"],
             "session_token": env.get("AWS_SESSION_TOKEN") or None,
             "scheme": scheme,
-            "connect_timeout": 5,
+            "connect_timeout": 10,
             "request_timeout": 60,
             "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=3),
             # A small object then goes up in one PUT instead of a three-request multipart upload.

@@ -49,7 +49,7 @@ def _server(log: Path) -> Iterator[str]:
             [_moto(), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
         )
     try:
-        wait_listening(proc, port, "moto_server", timeout=30)
+        wait_listening(proc, port, "moto_server", timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -98,6 +98,8 @@ def suite(ctx: BenchContext) -> list[Result]:
             endpoint_override=endpoint.split("://", 1)[1],
             scheme="http",
             allow_bucket_creation=True,
+            connect_timeout=10,
+            request_timeout=60,
         )
         s3.create_dir("bench")
         ours, theirs = [], []
