@@ -22,7 +22,7 @@ _alphapulse() {
     case "$cmd" in
         bench) opts="--list --repeats -r --quick --json --baseline --max-regression --help"; takes=" --repeats -r --json --baseline --max-regression " ;;
         collect) opts="--output -o --jsonl --channels --depth --duration -d --max-messages -n --quiet -q --url --protocol --metrics-port --metrics-host --connect-timeout --watchdog --no-compression --redis --redis-maxlen --redis-books --shm --shm-interval --shm-mode --simulate --rate -r --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on --help"; takes=" --output -o --channels --depth --duration -d --max-messages -n --url --protocol --metrics-port --metrics-host --connect-timeout --watchdog --redis --redis-maxlen --shm --shm-interval --shm-mode --rate -r --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on " ;;
-        compact) opts="--level -l --threads -T --dry-run -n --quiet -q --no-wait --parquet --checkpoint-every --verify --keep-raw --stats --help"; takes=" --level -l --threads -T --parquet --checkpoint-every --keep-raw " ;;
+        compact) opts="--level -l --threads -T --dry-run -n --quiet -q --no-wait --parquet --checkpoint-every --verify --keep-raw --archive --archive-after --stats --help"; takes=" --level -l --threads -T --parquet --checkpoint-every --keep-raw --archive --archive-after " ;;
         dashboard) opts="--host --port -p --data --redis --shm --collector --help"; takes=" --host --port -p --data --redis --shm --collector " ;;
         local-exchange) opts="--host --port -p --rate -r --symbols -s --seed --duration -d --levels --trade-share --stats-file --compression --no-compression --subscribe-timeout --idle-timeout --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on --quiet -q --help"; takes=" --host --port -p --rate -r --symbols -s --seed --duration -d --levels --trade-share --stats-file --subscribe-timeout --idle-timeout --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on " ;;
         pin) opts="--pid -p --show --nice -n --realtime --verbose -v --help"; takes=" --pid -p --nice -n --realtime " ;;
@@ -67,7 +67,7 @@ _alphapulse() {
         ((npos++))
     done
     case "$cmd $npos" in
-        "bench "*) words="wslog-write wslog-read replay-merge replay-bulk replay-pacing parse book shm compact e2e serve redis startup query dashboard" ;;
+        "bench "*) words="wslog-write wslog-read replay-merge replay-bulk replay-pacing parse book shm compact e2e serve redis startup query dashboard archive" ;;
         "bench "*) words="" ;;
         "collect 0") words="coinbase kraken" ;;
         "collect "*) words="" ;;

@@ -12,7 +12,8 @@ Exception tree::
     ├── UpstreamError               exit 4   exchange or Redis unreachable
     │   ├── RedisUnavailable                 cannot reach Redis, or the connection broke
     │   ├── RedisAuthError                   Redis refused our credentials
-    │   └── RedisCommandError                Redis answered a command with an error
+    │   ├── RedisCommandError                Redis answered a command with an error
+    │   └── ObjectStoreError                 S3 unreachable, credentials refused, no such bucket
     └── ResourceBusyError           exit 1   a lock held by another live process
 
 Signals between library layers, caught where they are raised and never let out of a command
@@ -110,6 +111,10 @@ class RedisAuthError(UpstreamError):
 
 class RedisCommandError(UpstreamError):
     """Redis answered a command with an error."""
+
+
+class ObjectStoreError(UpstreamError):
+    """An S3 store that cannot be reached, refuses our credentials, or lacks the bucket."""
 
 
 class ResourceBusyError(AlphapulseError):

@@ -18,6 +18,7 @@ SUITES: dict[str, str] = {
     "startup": "alphapulse_cli.bench.suites.startup:suite",
     "query": "alphapulse_cli.bench.suites.query:suite",
     "dashboard": "alphapulse_cli.bench.suites.dashboard:suite",
+    "archive": "alphapulse_cli.bench.suites.archive:suite",
 }
 
 # The first paragraph of each suite function's docstring, whole sentences on one line, so
@@ -61,6 +62,7 @@ SUMMARIES: dict[str, str] = {
     "dashboard": (
         "Dashboard CPU, RSS and updates/s with collect at 10k msg/s; collect's p99 with/without."
     ),
+    "archive": "Archive MB/s to a loopback S3 (moto) with verification vs pyarrow.fs.copy_files.",
 }
 
 

@@ -44,6 +44,11 @@ class CompactRequest:
     verify: bool = False
     keep_raw_ns: int | None = None
     checkpoint_every_ns: int = lk.DEFAULT_CHECKPOINT_EVERY_NS
+    lake_url: str | None = None  # s3://BUCKET/PREFIX: `lake` becomes its staging copy
+    archive: str | None = None  # s3://BUCKET/PREFIX
+    archive_after_ns: int = 7 * 86_400_000_000_000
+    # Between an archive upload and its read-back (tests change the object there).
+    archive_after_put: Callable[[Any], None] | None = None
 
 
 @dataclass
@@ -66,6 +71,8 @@ class Summary:
     trades: int = 0
     book_rows: int = 0
     deleted: int = 0
+    archived: int = 0
+    archived_bytes: int = 0
     verified: int = 0
     skipped_live: list[str] = field(default_factory=list)
     cuts: list[dict[str, Any]] = field(default_factory=list)
@@ -272,6 +279,8 @@ class _Run:
             self.save()
         if self.lake is not None:
             self.export_missing()
+        if self.req.archive is not None:
+            self.archive(self.req.archive)
         if self.req.keep_raw_ns is not None:
             self.retain(self.req.keep_raw_ns)
         if not self.req.dry_run:
@@ -295,6 +304,33 @@ class _Run:
                 self.problem(str(exc))
             self.save()
 
+    def archive(self, url: str) -> None:
+        from alphapulse_cli.storage.archive import ArchiveJob, run_archive
+        from alphapulse_cli.storage.s3 import S3Url, store_for
+
+        dest = S3Url.parse(url)
+        job = ArchiveJob(
+            root=self.root,
+            entries=self.entries,
+            dest=dest,
+            older_than_ns=self.req.archive_after_ns,
+            save=self._save_now,
+            note=self.rep.note,
+            problem=self.problem,
+            dry_run=self.req.dry_run,
+            after_put=self.req.archive_after_put,
+        )
+        if not self.req.dry_run:
+            self.save(force=True)  # what this run compressed is indexed before it is archived
+        counts = run_archive(store_for(url), job)
+        self.sum.archived += counts.archived
+        self.sum.archived_bytes += counts.archived_bytes
+        self.sum.planned.extend(counts.planned or [])
+
+    def _save_now(self) -> None:
+        self.dirty = True
+        self.save(force=True)
+
     def retain(self, keep_ns: int) -> None:
         """Delete compressed logs whose last record is older than `keep_ns`, once verified
         (and exported, with a lake). The entry goes first, so a kill leaves an unindexed
@@ -306,6 +342,8 @@ class _Run:
             if last is None or last >= cutoff:
                 continue
             z = self.root / rel
+            if "archive" in entry and not z.is_file():
+                continue
             if self.lake is not None and not lk.present(self.lake, entry):
                 self.rep.note(f"{z}: kept: not in the lake yet")
                 continue
@@ -340,6 +378,9 @@ class _Run:
             try:
                 size = z.stat().st_size
             except FileNotFoundError:
+                if "archive" in entry:
+                    self.rep.note(f"{z}: archived to {entry['archive']['url']}")
+                    continue
                 self.problem(f"{z}: listed in index.json but missing")
                 continue
             if size != entry.get("compressed_bytes"):
@@ -383,6 +424,22 @@ def _size(p: Path) -> int:
         return 0
 
 
+def _s3_lake(req: CompactRequest) -> Callable[[Callable[[str], None]], int] | None:
+    """For --parquet s3://...: check the bucket, point `req.lake` at the staging copy, and
+    return what uploads it once the run has exported (storage/lake.py)."""
+    if req.lake_url is None:
+        return None
+    from alphapulse_cli.storage.lake import push, staging_dir
+    from alphapulse_cli.storage.s3 import S3Url, store_for
+
+    url = S3Url.parse(req.lake_url)
+    store = store_for(req.lake_url)
+    store.check_bucket(url)
+    staging = staging_dir(req.data_dir.resolve(), url)
+    req.lake = staging
+    return lambda note: push(store, staging, url, note)
+
+
 def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, Any]:
     """Run one compact over `req.data_dir`; the summary. DataError (exit 3) when a log could
     not be handled or --verify found a mismatch, after everything else was done."""
@@ -404,6 +461,13 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                 "--parquet: the lake must be a directory of its own, not DATA_DIR "
                 "(a subdirectory such as DATA_DIR/lake is fine)"
             )
+    lake_push = _s3_lake(req)
+    if req.archive is not None and not req.verify:
+        # Credentials, endpoint and bucket are checked before any work, so a wrong one
+        # fails at once (exit 2 or 4) instead of after compressing everything.
+        from alphapulse_cli.storage.s3 import S3Url, store_for
+
+        store_for(req.archive).check_bucket(S3Url.parse(req.archive))
     locks: list[DirLock] = []
     job = _Run(req, rep)
     try:
@@ -425,6 +489,8 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                 rep.note(f"removed {job.sum.debris} temporary files left by an interrupted run")
         try:
             summary = job.verify() if req.verify else job.run()
+            if lake_push is not None and not req.dry_run and not req.verify:
+                lake_push(rep.note)
         except KeyboardInterrupt:
             if not req.dry_run and not req.verify:
                 job.save(force=True)
