@@ -16,7 +16,7 @@ _alphapulse() {
     case "$cmd" in
         bench) opts="--list --repeats -r --quick --json --baseline --max-regression --help" ;;
         collect) opts="--output -o --jsonl --channels --depth --duration -d --max-messages -n --quiet -q --url --protocol --metrics-port --watchdog --no-compression --redis --redis-maxlen --redis-books --shm --shm-interval --shm-mode --simulate --rate -r --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on --help" ;;
-        compact) opts="--level -l --threads -T --dry-run -n --quiet -q --no-wait --parquet --checkpoint-every --verify --keep-raw --stats --help" ;;
+        compact) opts="--level -l --threads -T --dry-run -n --quiet -q --no-wait --parquet --checkpoint-every --verify --recheck --keep-raw --stats --help" ;;
         local-exchange) opts="--host --port -p --rate -r --symbols -s --seed --duration -d --levels --trade-share --stats-file --compression --no-compression --subscribe-timeout --idle-timeout --drop-after --drop-at --stall-after --stall-at --stall-for --skip --corrupt-checksum --malformed-after --refuse --faults-on --quiet -q --help" ;;
         pin) opts="--pid -p --show --nice -n --realtime --help" ;;
         query) opts="--lake -l --raw --redis --redis-required --from --to --at --depth -d --venue -e --format -f --output -o --count -c --help" ;;

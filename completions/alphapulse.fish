@@ -56,6 +56,7 @@ complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l no-wait -d 'I
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l parquet -d 'Also export trades and book updates to a Parquet lake here.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l checkpoint-every -d 'With --parquet: a full-book checkpoint of every book this often in log time (and at each change of a books validity), so `query book --at` reads one checkpoint plus at most this much of updates; 0 writes none.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l verify -d 'Only recheck every indexed file against index.json; exit 3 on any mismatch.'
+complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l recheck -d 'Derive the indexs integrity counters through the adapters even when the log carries the ones collect counted (its summary events); warn where they differ.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l keep-raw -d 'Delete compressed logs whose last record is older than this (30d, 12h; a bare number is days), once verified and, with --parquet, exported.'
 complete -c alphapulse -n '__fish_seen_subcommand_from compact' -l stats -d 'A one-line JSON summary on stderr at the end.'
 complete -c alphapulse -n 'not __fish_seen_subcommand_from bench collect compact local-exchange pin query replay shm-dump tail-stream' -a local-exchange -d 'Serve Coinbase Exchange or Kraken (v2 and v1) market data from a simulated market.'

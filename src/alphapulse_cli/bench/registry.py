@@ -40,7 +40,7 @@ SUMMARIES: dict[str, str] = {
     ),
     "shm": "Write ns/entry (floats and decimal strings), the sink's cost per book update, and",
     "compact": (
-        "compact: MB/s and ratio vs `zstd` (same level, same file, same run), Parquet rows/s,"
+        "compact: MB/s vs `zstd` (same files, same run), also for a whole `compact DATA_DIR` run,"
     ),
     "e2e": "Zero loss, highest sustained rate, receive-to-written latency and RSS of collect.",
     "serve": "Frames/s from `replay --serve` to a websockets client and to a raw socket reader.",

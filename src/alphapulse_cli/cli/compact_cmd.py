@@ -46,6 +46,12 @@ def command(
         "--verify",
         help="Only recheck every indexed file against index.json; exit 3 on any mismatch.",
     ),
+    recheck: bool = typer.Option(
+        False,
+        "--recheck",
+        help="Derive the index's integrity counters through the adapters even when the log "
+        "carries the ones collect counted (its summary events); warn where they differ.",
+    ),
     keep_raw: Optional[str] = typer.Option(
         None,
         "--keep-raw",
@@ -92,6 +98,7 @@ def command(
         wait=not no_wait,
         lake=parquet,
         verify=verify,
+        recheck=recheck,
         keep_raw_ns=parse_duration_ns(keep_raw, "--keep-raw", "d") if keep_raw else None,
         checkpoint_every_ns=parse_duration_ns(checkpoint_every, "--checkpoint-every"),
     )

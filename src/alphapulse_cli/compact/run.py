@@ -39,6 +39,7 @@ class CompactRequest:
     wait: bool = True
     lake: Path | None = None
     verify: bool = False
+    recheck: bool = False
     keep_raw_ns: int | None = None
     checkpoint_every_ns: int = lk.DEFAULT_CHECKPOINT_EVERY_NS
 
@@ -118,6 +119,21 @@ class _Run:
             return None
         return lk.LakeExport(self.lake, key, str(source), self.req.checkpoint_every_ns)
 
+    def profile(self, path: Path, export: lk.LakeExport | None) -> dict[str, Any]:
+        """The index entry's profile; with --recheck, the counters derived again are
+        compared with the ones the log carries, and a difference is reported."""
+        prof = idx.profile(path, export.handle if export else None, recheck=self.req.recheck)
+        if self.req.recheck:
+            written = idx.written_profile(path)
+            if written is not None and (
+                written["integrity"] != prof["integrity"] or written["symbols"] != prof["symbols"]
+            ):
+                self.rep.warn(
+                    f"{path}: the counters collect wrote ({written['integrity']}) differ from "
+                    f"the ones derived again ({prof['integrity']}); the index keeps the derived"
+                )
+        return prof
+
     def compress_one(self, log: ClosedLog) -> None:
         src = log.path
         dest = src.with_name(src.name + ZST)
@@ -131,7 +147,7 @@ class _Run:
         export = self._export(c.sha256, src)
         try:
             # The original is read again, not the .zst: compress_fd has shown they are equal.
-            prof = idx.profile(src, export.handle if export else None)
+            prof = self.profile(src, export)
             if prof["records"] != c.records:
                 raise DataError(
                     f"{src}: the record walk found {c.records} records, the reader "
@@ -200,7 +216,7 @@ class _Run:
         raw, sha = hash_zst(zst)
         export = self._export(sha, zst)
         try:
-            prof = idx.profile(zst, export.handle if export else None)
+            prof = self.profile(zst, export)
             lake_info = export.commit() if export else None
         except BaseException:
             if export:
