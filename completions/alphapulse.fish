@@ -89,6 +89,7 @@ complete -c alphapulse -n '__fish_seen_subcommand_from local-exchange' -l refuse
 complete -c alphapulse -n '__fish_seen_subcommand_from local-exchange' -l faults-on -d 'Faults apply to the first N connections; 0: to every connection.'
 complete -c alphapulse -n '__fish_seen_subcommand_from local-exchange' -l quiet -d 'Only the listening line on stderr.'
 complete -c alphapulse -n '__fish_seen_subcommand_from local-exchange' -s q -d 'Only the listening line on stderr.'
+complete -c alphapulse -n '__fish_seen_subcommand_from local-exchange' -l protocol -d 'coinbase: exchange or advanced (Advanced Trade, on /advanced-trade), listed first; both are served.'
 complete -c alphapulse -n 'not __fish_seen_subcommand_from bench collect compact local-exchange pin query replay shm-dump tail-stream' -a pin -d 'Run a command on chosen CPUs, re-pin a running process, or show its CPUs.'
 complete -c alphapulse -n '__fish_seen_subcommand_from pin' -l pid -d 'Pin (or --show) this running process, all its threads.'
 complete -c alphapulse -n '__fish_seen_subcommand_from pin' -s p -d 'Pin (or --show) this running process, all its threads.'
