@@ -98,7 +98,7 @@ def test_a_summary_that_does_not_close_the_log_is_not_trusted(captures, tmp_path
         if payload.startswith(b'{"event":"summary"'):
             obj = json.loads(payload)
             obj["in"] += 1
-            payload = json.dumps(obj).encode()
+            payload = json.dumps(obj, separators=(",", ":")).encode()
         w.write(ts, tag, payload)
     w.close(end=False)
     assert idx.written_profile(off) is None
@@ -135,3 +135,25 @@ def test_replay_skips_the_summary(captures, tmp_path):
     b = run_cli("replay", str(old), "--format", "events")
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     assert a.stdout == b.stdout and a.stdout
+
+
+def test_recheck_warns_when_the_written_counters_differ(captures, tmp_path):
+    from alphapulse_cli.compact.run import CompactRequest, Reporter, run_compact
+
+    data = tmp_path / "data"
+    (data / "kraken").mkdir(parents=True)
+    w = WslogWriter(data / "kraken" / "20260101_00.wslog", lock=False)
+    for ts, tag, payload in iter_records(captures["kraken"]):
+        if payload.startswith(b'{"event":"summary"'):
+            obj = json.loads(payload)
+            obj["integrity"]["checksum_ok"] += 5
+            payload = json.dumps(obj, separators=(",", ":")).encode()
+        w.write(ts, tag, payload)
+    w.close(end=False)
+    warnings: list[str] = []
+    run_compact(CompactRequest(data_dir=data, recheck=True), Reporter(warn=warnings.append))
+    [warning] = warnings
+    assert "differ" in warning
+    [entry] = json.loads((data / "index.json").read_bytes())["files"].values()
+    assert entry["integrity_source"] == "derived"
+    assert entry["integrity"] == idx.profile(captures["kraken"])["integrity"]
