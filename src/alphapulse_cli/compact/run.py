@@ -2,7 +2,8 @@
 
 For each closed log X.wslog:  compress to a temporary name, fsync, rename to X.wslog.zst,
 fsync the directory, decompress and compare with the original (compress.py); export its
-events to the lake (renamed into place); write its entry to index.json (atomically); only
+events to the lake (renamed into place, after that check; with a lake the compression runs
+on a thread while the events are parsed); write its entry to index.json (atomically); only
 then unlink X.wslog. A kill at any instant leaves either the original (with perhaps a .zst or lake
 files that the rerun rewrites under the same names) or the indexed .zst; temporary files
 carry TMP_PREFIX and the next run, holding the directory lock, deletes them.
@@ -13,6 +14,7 @@ that records them, so many small logs do not cost an index rewrite each.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +23,14 @@ from typing import Any
 
 from alphapulse_cli.compact import index as idx
 from alphapulse_cli.compact import lake as lk
-from alphapulse_cli.compact.compress import DEFAULT_LEVEL, check_zst, compress_fd, hash_zst
+from alphapulse_cli.compact.compress import (
+    DEFAULT_LEVEL,
+    Compressed,
+    check_zst,
+    compress_fd,
+    content_sha256,
+    hash_zst,
+)
 from alphapulse_cli.compact.lock import DirLock
 from alphapulse_cli.compact.scan import ClosedLog, remove_debris, scan
 from alphapulse_cli.errors import AlphapulseError, DataError, UsageError, VerifyError
@@ -137,17 +146,34 @@ class _Run:
     def compress_one(self, log: ClosedLog) -> None:
         src = log.path
         dest = src.with_name(src.name + ZST)
+        level, threads = self.req.level, self.req.threads
+        export = None
+        background = None
+        if self.lake is None:
+            try:
+                c = compress_fd(log.fd, str(src), dest, level=level, threads=threads)
+            except VerifyError:
+                # Written and renamed, but it does not decompress to the original: remove it.
+                if self.rel(dest) not in self.entries:
+                    dest.unlink(missing_ok=True)
+                raise
+        else:
+            # The export parses every frame, which takes far longer than compressing: the
+            # compression runs on a thread meanwhile (libzstd and hashlib release the GIL).
+            # Lake files are named by the content's sha256, so that is taken first.
+            sha = content_sha256(log.fd, str(src))
+            export = self._export(sha, src)
+            background = _Background(
+                lambda: compress_fd(log.fd, str(src), dest, level=level, threads=threads)
+            )
         try:
-            c = compress_fd(log.fd, str(src), dest, level=self.req.level, threads=self.req.threads)
-        except VerifyError:
-            # Written and renamed, but it does not decompress to the original: remove it.
-            if self.rel(dest) not in self.entries:
-                dest.unlink(missing_ok=True)
-            raise
-        export = self._export(c.sha256, src)
-        try:
-            # The original is read again, not the .zst: compress_fd has shown they are equal.
+            # The original is read, not the .zst: compress_fd shows (or is showing) they are
+            # equal, and the index waits for it.
             prof = self.profile(src, export)
+            if background is not None:
+                c = background.result()
+                if c.sha256 != sha:
+                    raise VerifyError(f"{src}: changed while it was compacted; left as it is")
             if prof["records"] != c.records:
                 raise DataError(
                     f"{src}: the record walk found {c.records} records, the reader "
@@ -155,6 +181,8 @@ class _Run:
                 )
             lake_info = export.commit() if export else None
         except BaseException:
+            if background is not None:
+                background.wait()  # nothing may still be writing dest when it is removed
             if export:
                 export.discard()
             if self.rel(dest) not in self.entries:
@@ -379,6 +407,33 @@ class _Run:
             if self.rel(z) not in entries:
                 self.rep.note(f"{z}: not in the index yet (the next compact indexes it)")
         return self.sum
+
+
+class _Background:
+    """One call on thread `compact-compress`; `result()` joins it and returns or raises what
+    the call did."""
+
+    def __init__(self, fn: Callable[[], Compressed]) -> None:
+        self._out: Compressed | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="compact-compress")
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Compressed]) -> None:
+        try:
+            self._out = fn()
+        except BaseException as exc:
+            self._err = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Compressed:
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._out is not None
+        return self._out
 
 
 def _size(p: Path) -> int:
