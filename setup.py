@@ -1,9 +1,11 @@
-"""The compiled speedups only; everything else about the package is in pyproject.toml.
+"""The compiled speedups and the installed man pages and completions; everything else
+about the package is in pyproject.toml.
 
 The extension is optional: without a C compiler the package installs and runs on its
 pure-Python paths. Set ALPHAPULSE_NO_EXTENSION=1 to skip building it.
 """
 
+import glob
 import os
 
 from setuptools import Extension, setup
@@ -19,4 +21,15 @@ if not os.environ.get("ALPHAPULSE_NO_EXTENSION"):
         )
     )
 
-setup(ext_modules=ext_modules)
+# Man pages go to <prefix>/share/man, where man-db looks for a <prefix>/bin on PATH (a
+# venv's too), so `man alphapulse` works after `pip install .`; the completion scripts go
+# where each shell's system-wide loader looks under that prefix (README: Shell completion).
+data_files = [
+    ("share/man/man1", sorted(glob.glob("man/*.1"))),
+    ("share/man/man5", sorted(glob.glob("man/*.5"))),
+    ("share/bash-completion/completions", ["completions/alphapulse.bash"]),
+    ("share/zsh/site-functions", ["completions/_alphapulse"]),
+    ("share/fish/vendor_completions.d", ["completions/alphapulse.fish"]),
+]
+
+setup(ext_modules=ext_modules, data_files=data_files)

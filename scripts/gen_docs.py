@@ -32,10 +32,11 @@ EXIT_TEXT = {
     ExitCode.ERROR: "an error (a lock held by another process, an unwritable file, ...)",
     ExitCode.USAGE: "bad usage: an unknown option or a malformed value",
     ExitCode.DATA: (
-        "bad or truncated data: not a .wslog, a cut-off record, a missing ring, a failed verify"
+        "bad or missing data: an input path that does not exist, not a .wslog, a cut-off "
+        "record, a missing ring, a failed verify"
     ),
     ExitCode.UPSTREAM: "an upstream service (exchange, Redis) is unreachable",
-    ExitCode.INTERRUPTED: "interrupted (SIGINT); files were closed cleanly",
+    ExitCode.INTERRUPTED: "interrupted (SIGINT), in every command; files were closed cleanly",
 }
 
 
@@ -116,6 +117,17 @@ def exit_section() -> list[str]:
     return out
 
 
+def man_paragraphs(paras: list[str]) -> list[str]:
+    """Text paragraphs filled, indented ones (code, C structs) kept as they are."""
+    lines: list[str] = []
+    for p in paras:
+        if any(ln.startswith("    ") for ln in p.splitlines()):
+            lines += [".PP", ".nf", esc(p), ".fi"]
+        else:
+            lines += [".PP", esc(" ".join(ln.strip() for ln in p.splitlines()))]
+    return lines
+
+
 def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | None = None) -> str:
     summary, desc, examples = split_help(cmd.help or "")
     title = full.replace(" ", "-").upper()
@@ -127,11 +139,7 @@ def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | Non
         f".B {esc(synopsis(full, cmd))}",
         ".SH DESCRIPTION",
     ]
-    for p in desc or [summary]:
-        if any(ln.startswith("    ") for ln in p.splitlines()):
-            lines += [".PP", ".nf", esc(p), ".fi"]
-        else:
-            lines += [".PP", esc(" ".join(ln.strip() for ln in p.splitlines()))]
+    lines += man_paragraphs(desc or [summary])
     lines.append(".SH OPTIONS")
     for names, help_text in option_lines(cmd):
         lines += [".TP", f".B {esc(names)}", esc(help_text)]
@@ -269,6 +277,45 @@ alphapulse\\-replay(1), alphapulse\\-compact(1)
 """
 
 
+def value_table() -> dict[str, dict[str, tuple[str, ...]]]:
+    """What completes by value rather than by file name: command -> option (any of its
+    spellings), "ARG" (the first positional) or "ARGS" (every positional) -> the values,
+    taken from the constants the commands check against."""
+    from alphapulse_cli.bench.registry import SUITES
+    from alphapulse_cli.cli import query_cmd, replay_cmd, shm_dump_cmd
+    from alphapulse_cli.collect.config import KRAKEN_DEPTHS, PROTOCOLS
+    from alphapulse_cli.replay.merge import KIND_VALUES
+    from alphapulse_cli.research.output import FORMATS as QUERY_FORMATS
+
+    venues = tuple(sorted(VENUE_IDS))
+    return {
+        "bench": {"ARGS": tuple(SUITES)},
+        "collect": {
+            "ARG": venues,
+            "--protocol": tuple(p for ps in PROTOCOLS.values() for p in ps),
+            "--depth": tuple(map(str, KRAKEN_DEPTHS)),
+        },
+        "local-exchange": {"ARG": venues},
+        "query": {"ARG": query_cmd.KINDS, "--format": QUERY_FORMATS, "--venue": venues},
+        "replay": {
+            "--format": replay_cmd.FORMATS,
+            "--exchange": venues,
+            "--kind": tuple(KIND_VALUES),
+            "--tail": ("raise", "stop"),
+        },
+        "shm-dump": {"--format": shm_dump_cmd.FORMATS, "--exchange": venues},
+    }
+
+
+def value_options(cmd: Command, table: dict[str, tuple[str, ...]]) -> list[tuple[Any, Any]]:
+    """(option, its values or None) for every option of `cmd` that takes a value."""
+    out = []
+    for p in cmd.params:
+        if is_option(p) and not p.is_flag and not p.count:
+            out.append((p, next((table[o] for o in p.opts if o in table), None)))
+    return out
+
+
 def all_params(cmd: Command) -> list[str]:
     out = []
     for p in cmd.params:
@@ -277,32 +324,85 @@ def all_params(cmd: Command) -> list[str]:
     return [*out, "--help"]
 
 
+# Commands whose positionals are never paths: no file names offered for them.
+NO_FILE_ARGS = ("bench", "collect", "local-exchange", "query", "shm-dump", "tail-stream")
+
+
 def bash_completion(group: Command) -> str:
-    cases = []
+    table = value_table()
+    cases, values, positional = [], [], []
     for name, cmd in sorted(group.commands.items()):
-        cases.append(f'        {name}) opts="{" ".join(all_params(cmd))}" ;;')
+        vals = table.get(name, {})
+        opts = value_options(cmd, vals)
+        takes = " ".join(o for p, _ in opts for o in p.opts + p.secondary_opts)
+        cases.append(f'        {name}) opts="{" ".join(all_params(cmd))}"; takes=" {takes} " ;;')
+        for p, v in opts:
+            if v is not None:
+                pats = "|".join(f'"{name} {o}"' for o in p.opts + p.secondary_opts)
+                values.append(f'        {pats}) words="{" ".join(v)}" ;;')
+        if "ARGS" in vals:
+            positional.append(f'        "{name} "*) words="{" ".join(vals["ARGS"])}" ;;')
+        elif "ARG" in vals:
+            positional.append(f'        "{name} 0") words="{" ".join(vals["ARG"])}" ;;')
+        if name in NO_FILE_ARGS:
+            positional.append(f'        "{name} "*) words="" ;;')
     names = " ".join(sorted(group.commands))
+    nl = chr(10)
     return f"""# bash completion for alphapulse; generated from the CLI by scripts/gen_docs.py
+# Enable: source this file from ~/.bashrc, or copy it to
+# ~/.local/share/bash-completion/completions/alphapulse
 _alphapulse() {{
-    local cur cmd opts i
+    local cur prev cmd ci opts takes words npos w i
     cur="${{COMP_WORDS[COMP_CWORD]}}"
+    prev="${{COMP_WORDS[COMP_CWORD-1]}}"
     cmd=""
+    ci=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${{COMP_WORDS[i]}}" in
             -*) ;;
-            *) cmd="${{COMP_WORDS[i]}}"; break ;;
+            *) cmd="${{COMP_WORDS[i]}}"; ci=$i; break ;;
         esac
     done
     if [[ -z "$cmd" ]]; then
         COMPREPLY=($(compgen -W "{names} --version --help" -- "$cur"))
         return
     fi
+    opts=""
+    takes=" "
     case "$cmd" in
-{chr(10).join(cases)}
-        *) opts="" ;;
+{nl.join(cases)}
     esac
+    # The value of the option before the cursor: its choices, else a path.
+    words="-"
+    case "$cmd $prev" in
+{nl.join(values)}
+    esac
+    if [[ "$words" != "-" ]]; then
+        COMPREPLY=($(compgen -W "$words" -- "$cur"))
+        return
+    fi
+    if [[ "$takes" == *" $prev "* ]]; then
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return
+    fi
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        return
+    fi
+    npos=0
+    for ((i = ci + 1; i < COMP_CWORD; i++)); do
+        w="${{COMP_WORDS[i]}}"
+        if [[ "$w" == -* ]]; then
+            [[ "$takes" == *" $w "* ]] && ((i++))
+            continue
+        fi
+        ((npos++))
+    done
+    case "$cmd $npos" in
+{nl.join(positional)}
+    esac
+    if [[ "$words" != "-" ]]; then
+        COMPREPLY=($(compgen -W "$words" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi
@@ -312,16 +412,40 @@ complete -o filenames -F _alphapulse alphapulse
 
 
 def zsh_completion(group: Command) -> str:
+    table = value_table()
     cmds = "\n".join(
         f"        '{name}:{split_help(cmd.help or '')[0].replace(chr(39), '')}'"
         for name, cmd in sorted(group.commands.items())
     )
     cases = []
     for name, cmd in sorted(group.commands.items()):
-        opts = " ".join(f"'{o}'" for o in all_params(cmd))
-        cases.append(f"        {name}) _arguments '*:file:_files' {opts} ;;")
+        vals = table.get(name, {})
+        specs = []
+        taking = {id(p): v for p, v in value_options(cmd, vals)}
+        for p in cmd.params:
+            if not is_option(p):
+                continue
+            for o in p.opts + p.secondary_opts:
+                if id(p) not in taking:
+                    specs.append(f"'{o}'")
+                elif taking[id(p)] is not None:
+                    specs.append(f"'{o}:value:({' '.join(taking[id(p)])})'")
+                else:
+                    specs.append(f"'{o}:value:_files'")
+        specs.append("'--help'")
+        if "ARGS" in vals:
+            specs.append(f"'*:value:({' '.join(vals['ARGS'])})'")
+        elif "ARG" in vals:
+            specs.append(f"'1:value:({' '.join(vals['ARG'])})'")
+            specs.append("'*:value: '")
+        elif name in NO_FILE_ARGS:
+            specs.append("'*:value: '")
+        else:
+            specs.append("'*:file:_files'")
+        cases.append(f"        {name}) _arguments {' '.join(specs)} ;;")
     return f"""#compdef alphapulse
 # zsh completion for alphapulse, generated by scripts/gen_docs.py from the CLI definition
+# Enable: copy this file as _alphapulse into a directory on $fpath (before compinit).
 _alphapulse() {{
     local -a commands
     commands=(
@@ -331,7 +455,9 @@ _alphapulse() {{
         _describe 'command' commands
         return
     fi
-    case "${{words[2]}}" in
+    words=("${{words[@]:1}}")
+    (( CURRENT-- ))
+    case "${{words[1]}}" in
 {chr(10).join(cases)}
     esac
 }}
@@ -340,24 +466,36 @@ _alphapulse "$@"
 
 
 def fish_completion(group: Command) -> str:
+    table = value_table()
     lines = [
-        "# fish completion for alphapulse, generated by scripts/gen_docs.py from the CLI definition"
+        "# fish completion for alphapulse, generated by scripts/gen_docs.py from the CLI "
+        "definition",
+        "# Enable: copy this file to ~/.config/fish/completions/alphapulse.fish",
     ]
     names = " ".join(sorted(group.commands))
     for name, cmd in sorted(group.commands.items()):
+        vals = table.get(name, {})
         summary = split_help(cmd.help or "")[0].replace("'", "")
         lines.append(
-            f"complete -c alphapulse -n 'not __fish_seen_subcommand_from {names}' -a {name} -d '{summary}'"  # noqa: E501
+            f"complete -c alphapulse -n 'not __fish_seen_subcommand_from {names}' -f -a {name} -d '{summary}'"  # noqa: E501
         )
+        seen = f"__fish_seen_subcommand_from {name}"
+        positional = vals.get("ARGS") or vals.get("ARG")
+        if positional is not None:
+            lines.append(f"complete -c alphapulse -n '{seen}' -f -a '{' '.join(positional)}'")
+        elif name in NO_FILE_ARGS:
+            lines.append(f"complete -c alphapulse -n '{seen}' -f")
+        taking = {id(p): v for p, v in value_options(cmd, vals)}
         for p in cmd.params:
             if not is_option(p):
                 continue
             for o in p.opts + p.secondary_opts:
                 flag = f"-l {o[2:]}" if o.startswith("--") else f"-s {o[1:]}"
                 desc = unstyle(p.help or "").replace("'", "").split(". ")[0]
-                lines.append(
-                    f"complete -c alphapulse -n '__fish_seen_subcommand_from {name}' {flag} -d '{desc}'"  # noqa: E501
-                )
+                if id(p) in taking:
+                    v = taking[id(p)]
+                    flag += f" -x -a '{' '.join(v)}'" if v is not None else " -r -F"
+                lines.append(f"complete -c alphapulse -n '{seen}' {flag} -d '{desc}'")
     return "\n".join(lines) + "\n"
 
 
@@ -367,8 +505,14 @@ def generate() -> dict[Path, str]:
         Path("man/alphapulse.1"): root_page(group),
         Path("man/wslog.5"): wslog_page(),
     }
+    from alphapulse_cli.cli.shm_dump_cmd import RING_LAYOUT
+
+    # The shm ring's layout is reference for other languages' readers: man page only.
+    extra = {"shm-dump": [".SH RING LAYOUT", *man_paragraphs(RING_LAYOUT.split("\n\n"))]}
     for name, cmd in sorted(group.commands.items()):
-        files[Path(f"man/alphapulse-{name}.1")] = man_page(f"alphapulse {name}", cmd)
+        files[Path(f"man/alphapulse-{name}.1")] = man_page(
+            f"alphapulse {name}", cmd, extra=extra.get(name)
+        )
     files[Path("completions/alphapulse.bash")] = bash_completion(group)
     files[Path("completions/_alphapulse")] = zsh_completion(group)
     files[Path("completions/alphapulse.fish")] = fish_completion(group)

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
+# The dashboard tests drive a real headless browser.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
     echo "installing ${need_apt[*]} with apt-get" >&2
     SUDO=""

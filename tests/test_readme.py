@@ -95,6 +95,26 @@ def test_readme_install_and_quick_start_run_verbatim_in_a_fresh_venv(tmp_path):
     assert shutil.which("alphapulse", path=env["PATH"]) == str(venv / "bin" / "alphapulse")
     where = sh('python -c "import alphapulse_cli; print(alphapulse_cli.__file__)"').stdout
     assert where.startswith(str(venv)), where
+    # The dashboard's page is package data: the non-editable install must carry it.
+    page = "from alphapulse_cli.dashboard.server import asset; "
+    page += "print(all(asset(n) for n in ('index.html', 'app.js', 'style.css')))"
+    assert sh(f'python -c "{page}"').stdout.strip() == "True"
+
+    # The installed man pages and completions, found from the venv's bin on PATH.
+    if shutil.which("man"):
+        for page in ("alphapulse", "alphapulse-replay", "alphapulse-collect"):
+            found = sh(f"man -w {page}").stdout.strip()
+            assert found == str(venv / "share" / "man" / "man1" / f"{page}.1"), found
+    bash = venv / "share" / "bash-completion" / "completions" / "alphapulse.bash"
+    for words, want in (
+        ("alphapulse replay --format ''", "jsonl wslog events books"),
+        ("alphapulse collect ''", "coinbase kraken"),
+    ):
+        got = sh(
+            f"source {bash}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); "
+            '_alphapulse; echo "${COMPREPLY[*]}"'
+        ).stdout.strip()
+        assert got == want, (words, got)
 
     collect, *pipeline = quick
     r = sh(collect)

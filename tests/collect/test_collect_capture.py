@@ -149,7 +149,8 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
         assert p.stderr is not None
         first = json.loads(p.stderr.readline())
         assert first["event"] == "metrics"  # port 0: the chosen port is announced
-        url = first["url"].replace("0.0.0.0", "127.0.0.1")
+        url = first["url"]
+        assert url.startswith("http://127.0.0.1:")  # loopback unless --metrics-host says so
         want = 'alphapulse_collect_checksums_total{result="ok",symbol="BTC-USD",venue="kraken"}'
 
         def scraped() -> str:
@@ -172,15 +173,51 @@ def test_metrics_port_serves_prometheus_text(tmp_path):
     Path("/dev/shm/alphapulse", ring).unlink(missing_ok=True)
 
 
-def test_unreachable_endpoint_exits_4(tmp_path):
+def _free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    r = run_collect("coinbase", "--url", f"ws://127.0.0.1:{port}", "-o", str(tmp_path))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_endpoint_exits_4_after_connect_timeout(tmp_path):
+    import time
+
+    url = f"ws://127.0.0.1:{_free_port()}"
+    t0 = time.monotonic()
+    r = run_collect("coinbase", "--url", url, "-o", str(tmp_path), "--connect-timeout", "1.5")
+    took = time.monotonic() - t0
     assert r.returncode == 4
     assert b"cannot connect" in r.stderr and b"Traceback" not in r.stderr
+    # Retried with the backoff for --connect-timeout, not given up at the first refusal.
+    retries = [x for x in log_lines(r.stderr) if x["event"] == "connect_failed"]
+    assert retries and 1.5 <= took < 15
+
+
+def test_an_exchange_that_starts_after_collect_is_captured(tmp_path):
+    """`local-exchange ... &` then `collect` at once: the first connect may be refused."""
+    import subprocess
+
+    from tests.helpers.collect import collect_cmd
+
+    port = _free_port()
+    url = f"ws://127.0.0.1:{port}"
+    p = subprocess.Popen(
+        collect_cmd("coinbase", "--url", url, "-o", str(tmp_path), "-n", "50"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert p.stderr is not None
+        first = json.loads(p.stderr.readline())
+        assert first["event"] == "connect_failed", first
+        with ExchangeThread("coinbase", port=port, rate=2000):
+            _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err.decode()
+    assert len(inbound(records(tmp_path))) == 50
 
 
 @pytest.mark.parametrize(

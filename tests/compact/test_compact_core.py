@@ -169,7 +169,7 @@ def test_indexes_logs_compressed_by_hand(tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    assert run_cli("compact", str(tmp_path / "nope")).returncode == 2
+    assert run_cli("compact", str(tmp_path / "nope")).returncode == 3
     assert run_cli("compact", str(tmp_path), "--level", "40").returncode == 2
     assert run_cli("compact", str(tmp_path), "--keep-raw", "soon").returncode == 2
     assert run_cli("compact", str(tmp_path), "--parquet", str(tmp_path)).returncode == 2

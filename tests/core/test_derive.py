@@ -115,7 +115,9 @@ def test_book_lines_after_each_book_change():
         ("coinbase", "BTC-USD", T + 6),
         ("kraken", "MATIC-USD", T + 7),
     ]
-    assert set(out[0]) == {"exchange", "symbol", "ts_local", "bids", "asks"}
+    # `type` first, as in every event line, so a consumer of mixed lines can dispatch on it.
+    assert list(out[0]) == ["type", "exchange", "symbol", "ts_local", "bids", "asks"]
+    assert all(b["type"] == "book" for b in out)
     assert out[2]["bids"] == [["10101.80000000", "0.162567"], ["10101.10", "0.45054140"]]
     assert out[2]["asks"] == [["10102.55", "0.57753524"]]
     assert out[3]["bids"] == [

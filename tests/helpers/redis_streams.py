@@ -217,3 +217,27 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
+
+
+class NotRedis:
+    """A server on a free 127.0.0.1 port that answers like an HTTP server (what a Redis URL
+    reaches when its port is wrong). `url` carries a password, which must never be printed."""
+
+    def __enter__(self) -> NotRedis:
+        import socketserver
+        import threading
+
+        class Http(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.recv(65536)
+                self.request.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Http)
+        self.server.daemon_threads = True
+        self.url = f"redis://:hunter2pw@127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

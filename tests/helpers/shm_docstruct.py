@@ -1,6 +1,6 @@
-"""The ring's layout as numpy dtypes built from the C structs in shm-dump's help (the man
-page text) alone, so a reader written from the documentation can be checked against the
-writer."""
+"""The ring's layout as numpy dtypes built from the C structs in shm-dump's man page
+(RING_LAYOUT, its RING LAYOUT section) alone, so a reader written from the documentation
+can be checked against the writer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from alphapulse_cli.cli.shm_dump_cmd import command as shm_dump_command
+from alphapulse_cli.cli.shm_dump_cmd import RING_LAYOUT
 
 C_TYPES = {
     "char": "S1",
@@ -25,8 +25,9 @@ FIELD = re.compile(
 
 
 def documented_structs() -> dict[str, list[tuple[str, str, tuple[int, ...], int]]]:
-    """struct name -> [(C type, field, dims, documented offset)] parsed from shm-dump's help."""
-    doc = shm_dump_command.__doc__ or ""
+    """struct name -> [(C type, field, dims, documented offset)] parsed from shm-dump's man
+    page text (RING_LAYOUT)."""
+    doc = RING_LAYOUT
     structs: dict[str, list[tuple[str, str, tuple[int, ...], int]]] = {}
     current = None
     for line in doc.splitlines():

@@ -83,3 +83,43 @@ def test_redis_killed_and_restarted_during_collect(tmp_path):
         check_restart(contents(server), trades_of(tmp_path / "log"), red)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("target", ["down", "not redis"])
+def test_a_redis_that_is_down_or_not_redis_leaves_the_capture_and_its_counters(tmp_path, target):
+    """Redis down (connection refused) or the URL reaching an HTTP server: the capture is
+    complete, the outage is counted in the summary (offered = published + dropped), and
+    SIGTERM still ends collect within 2 s (the sink's close is bounded)."""
+    import signal
+    import time
+
+    from tests.helpers.collect import inbound, records
+    from tests.helpers.redis_streams import NotRedis, free_port
+
+    with NotRedis() as http, ExchangeThread("coinbase", rate=2000, trade_share=0.5) as ex:
+        url = http.url if target == "not redis" else f"redis://127.0.0.1:{free_port()}"
+        p = subprocess.Popen(
+            collect_cmd(ex.url, tmp_path, url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            assert p.stderr is not None
+            while b'"connect"' not in p.stderr.readline():
+                pass
+            time.sleep(1)  # a second of trades queued for a Redis that never answers
+            p.send_signal(signal.SIGTERM)
+            t0 = time.monotonic()
+            err = p.stderr.read()
+            p.wait(10)
+            took = time.monotonic() - t0
+        finally:
+            p.kill()
+    assert p.returncode == 0, err.decode()
+    assert took < 2.5, took  # 2 s, and the interpreter's exit
+    summary = stopped(err)
+    red = summary["sinks"]["redis"]
+    assert "error" not in red, red
+    assert red["offered"] == summary["trades"] > 0
+    assert red["offered"] == red["published"] + red["dropped"] and red["published"] == 0
+    assert red["errors"] > 0 and "hunter2pw" not in err.decode()
+    assert b"Traceback" not in err
+    assert len(inbound(records(tmp_path))) == summary["frames_in"]

@@ -12,6 +12,7 @@ from alphapulse_cli.redis_streams.sink import live_sink
 from alphapulse_cli.redis_streams.sync import SyncRedisPublisher
 from tests.helpers.cli import run_cli
 from tests.helpers.redis_streams import (
+    NotRedis,
     RedisServer,
     check_restart,
     contents,
@@ -125,6 +126,19 @@ def test_replay_redis_unreachable_is_one_line_exit_4(sample_log):
     assert len(err.strip().splitlines()) == 1
     assert "connection refused" in err and "hunter2pw" not in err
     assert "redis://user:***@127.0.0.1" in err
+
+
+def test_a_url_that_reaches_something_else_is_one_line_exit_4(sample_log):
+    with NotRedis() as http:
+        for args in (
+            ("replay", str(sample_log), "--redis", http.url),
+            ("tail-stream", "trades:*", "--redis", http.url),
+        ):
+            out = run_cli(*args, timeout=30)
+            err = out.stderr.decode()
+            assert out.returncode == 4, err
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+            assert "does not speak Redis" in err and "hunter2pw" not in err and "***" in err
 
 
 def test_replay_redis_books_needs_redis(sample_log):

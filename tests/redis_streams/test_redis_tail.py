@@ -349,3 +349,26 @@ def test_an_idle_tail_ends_quietly_when_its_reader_goes(redis_server, rds):
         assert proc.stderr is not None and proc.stderr.read() == b""
     finally:
         kill_group(proc)
+
+
+def test_a_tail_from_dollar_says_on_a_terminal_that_it_waits(redis_server, rds):
+    """On a terminal (stderr a pty), plain tail-stream from `$` says what it waits for;
+    on a pipe it says nothing."""
+    import pty
+
+    master, slave = pty.openpty()
+    cmd = [sys.executable, "-m", "alphapulse_cli", "tail-stream", KEY, "--json"]
+    cmd += ["--redis", redis_server.url, "--count", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    try:
+        said = os.read(master, 4096).decode()
+        add(rds, KEY, 500, 1)
+        assert proc.wait(20) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert "waiting for new entries" in said and "--from 0" in said
+    quiet = subprocess.run([*cmd[:-2], "--count", "1", "--from", "0"], capture_output=True)
+    assert quiet.returncode == 0 and quiet.stderr == b""

@@ -217,3 +217,69 @@ def test_bulk_copy_of_a_large_file_is_exact_at_any_cut(tmp_path):
         if good != cut:
             r = run_cli("replay", str(path), "--format", "wslog")
             assert r.returncode == 3 and f"offset {good}:" in r.stderr.decode()
+
+
+@pytest.mark.parametrize("symbol", ["FOO-BAR", "btcusd"])
+def test_a_symbol_that_never_occurs_gets_one_warning(sample_log, symbol):
+    r = run_cli("replay", str(sample_log), "--format", "events", "--symbol", symbol)
+    assert r.returncode == 0 and b'"trade"' not in r.stdout
+    [line] = r.stderr.decode().splitlines()
+    assert line.startswith("alphapulse: warning: --symbol") and "BTC-USD" in line, line
+
+
+def test_a_symbol_that_occurs_gets_no_warning(sample_log):
+    r = run_cli("replay", str(sample_log), "--format", "events", "--symbol", "btc/usd")
+    assert r.returncode == 0 and b'"trade"' in r.stdout and r.stderr == b""
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "events"])
+def test_inputs_without_records_get_one_warning(tmp_path, fmt):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "preamble.wslog").write_bytes(spec_log([]))
+    for target in (empty, tmp_path / "preamble.wslog"):
+        r = run_cli("replay", str(target), "--format", fmt)
+        assert r.returncode == 0 and r.stdout == b""
+        [line] = r.stderr.decode().splitlines()
+        assert line.startswith("alphapulse: warning:") and "no records" in line, line
+
+
+def _on_a_pty(args: list[str], stdout) -> str:
+    """Run replay with stderr on a pseudo-terminal; what the terminal was shown."""
+    import pty
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "alphapulse_cli", "replay", *args], stdout=stdout, stderr=slave
+    )
+    os.close(slave)
+    shown = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the pty closes with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert p.wait(60) == 0, shown
+    finally:
+        os.close(master)
+        if p.poll() is None:
+            p.kill()
+    return shown.decode(errors="replace")
+
+
+def test_a_long_read_shows_a_progress_bar_on_a_terminal_only(tmp_path):
+    match = (
+        b'{"type":"match","trade_id":%d,"side":"sell","size":"1.5","price":"400.23",'
+        b'"product_id":"BTC-USD"}'
+    )
+    log = tmp_path / "big.wslog"
+    log.write_bytes(spec_log([(1_700_000_000 + i, 1, 0, match % (10 + i)) for i in range(60_000)]))
+    with open(tmp_path / "out", "wb") as out:
+        shown = _on_a_pty([str(log), "--format", "events"], out)
+        assert "replay events" in shown and "MB" in shown, shown
+        assert _on_a_pty([str(log), "--format", "events", "-q"], out) == ""
+    assert (tmp_path / "out").stat().st_size > 0

@@ -12,6 +12,7 @@ import pytest
 
 from alphapulse_cli.exchange.thread import ExchangeThread
 from tests.helpers.cli import run_cli
+from tests.helpers.collect import stopped
 from tests.helpers.serve import start_server
 
 pytestmark = pytest.mark.slow  # replay --serve and collect as processes
@@ -57,15 +58,30 @@ def test_collect_records_exactly_the_frames_served(tmp_path: Path, venue: str, f
     assert _inbound(tmp_path / "dst") == source
 
 
-def test_a_reconnecting_collector_gets_no_frame_twice(tmp_path: Path) -> None:
-    """Without --max-messages the collector reconnects after the close; the server has ended
-    with its one client, so the second log holds the served frames once (Kraken v1 here)."""
+def test_a_served_log_ends_the_capture(tmp_path: Path) -> None:
+    """After the last frame the server closes with 'end of log' (a code no venue sends):
+    collect ends there with exit 0 and its summary, without reconnecting, and with -q
+    prints nothing at all. The copy holds the served frames once (Kraken v1 here)."""
     source, _ = _capture("kraken", tmp_path / "src", 1500, v1=True)
-    srv = start_server(str(tmp_path / "src"), "--speed", "max")
-    try:
-        _collect("kraken", srv.url, tmp_path / "dst", "--duration", "3", "--protocol", "v1")
-        rc, err = srv.wait()
-    finally:
-        srv.stop()
-    assert rc == 0, err
-    assert _inbound(tmp_path / "dst") == source
+    for quiet in (True, False):
+        dst = tmp_path / f"dst-{quiet}"
+        srv = start_server(str(tmp_path / "src"), "--speed", "max")
+        try:
+            cmd = [sys.executable, "-m", "alphapulse_cli", "collect", "kraken", "BTC-USD"]
+            r = subprocess.run(
+                [*cmd, "--url", srv.url, "-o", str(dst), "--protocol", "v1"]
+                + (["-q"] if quiet else []),
+                capture_output=True,
+                timeout=60,
+            )
+            rc, err = srv.wait()
+        finally:
+            srv.stop()
+        assert rc == 0, err
+        assert r.returncode == 0, r.stderr.decode()[-2000:]
+        assert _inbound(dst) == source
+        if quiet:
+            assert r.stderr == b""
+        else:
+            summary = stopped(r.stderr)
+            assert summary["stop_reason"] == "end of log" and summary["connects"] == 1

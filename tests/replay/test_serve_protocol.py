@@ -46,7 +46,7 @@ def test_kraken_pings_get_the_venues_pongs(tmp_path: Path) -> None:
         rc, err = srv.wait()
     finally:
         srv.stop()
-    assert code == 1000 and rc == 0, err
+    assert code == 4000 and rc == 0, err
     assert [m for m in got if m not in pongs] == [{"channel": "status"}] + [
         {"channel": "heartbeat"}
     ] * 8
@@ -63,7 +63,7 @@ def test_coinbase_logs_get_no_pongs(tmp_path: Path) -> None:
     log.write_bytes(spec_log([(T + i, 1, 0, b'{"type":"heartbeat"}') for i in range(3)]))
     _, rest, code, rc, _ = serve_once(str(log), '{"method":"ping","req_id":1}')
     assert rc == 0
-    assert rest == [b'{"type":"heartbeat"}'] * 3 and code == 1000
+    assert rest == [b'{"type":"heartbeat"}'] * 3 and code == 4000
 
 
 def test_speed_paces_frames_by_record_time(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_a_silent_client_gets_the_stream_after_the_grace_period(tmp_path: Path) 
         assert srv.wait()[0] == 0
     finally:
         srv.stop()
-    assert len(rest) == 5 and code == 1000
+    assert len(rest) == 5 and code == 4000
     assert waited >= 4.5  # the grace period (5 s), not an immediate stream
 
 
@@ -127,7 +127,7 @@ def test_the_server_ends_after_its_clients_and_keep_serving_restarts_each(tmp_pa
         rc, err = srv.wait()
     finally:
         srv.stop()
-    assert rc == 0 and "end of log (1000)" in err
+    assert rc == 0 and "end of log (4000)" in err
 
     srv = start_server(str(log), "--keep-serving")
     try:
@@ -195,7 +195,7 @@ def test_follow_serves_a_growing_log_until_its_writer_ends_it(tmp_path: Path) ->
     finally:
         srv.stop()
     assert got == first + later
-    assert (code, rc) == (1000, 0), err
+    assert (code, rc) == (4000, 0), err
 
 
 def test_a_greeting_needs_the_connect_event_it_follows(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_coinbase_capture_is_served_byte_identical_in_order(coinbase_log) -> Non
     path, frames = coinbase_log
     hello, rest, code, rc, err = serve_once(str(path), COINBASE_SUB)
     assert hello == []
-    assert code == 1000
+    assert code == 4000
     assert rest == frames
     assert rc == 0, err
     assert f"{len(frames)} coinbase frames" in err
@@ -72,7 +72,7 @@ def test_kraken_greeting_comes_first_and_the_rest_after_the_subscribe(kraken_log
         srv.stop()
     assert early is None
     assert [status, *rest] == frames
-    assert code == 1000
+    assert code == 4000
     assert rc == 0, err
     summary = json.loads(err.strip().splitlines()[-1])
     assert summary["frames"] == len(frames)
@@ -86,7 +86,7 @@ def test_kraken_v1_capture_round_trips(tmp_path: Path) -> None:
     hello, rest, code, rc, err = serve_once(str(path), '{"event":"subscribe"}', greeting=1)
     assert hello + rest == frames
     assert json.loads(frames[0])["event"] == "systemStatus"
-    assert (code, rc) == (1000, 0), err
+    assert (code, rc) == (4000, 0), err
 
 
 def test_count_and_time_range_pick_the_frames(coinbase_log) -> None:
@@ -94,7 +94,7 @@ def test_count_and_time_range_pick_the_frames(coinbase_log) -> None:
     _, rest, code, rc, _ = serve_once(str(path), COINBASE_SUB, "--count", "100", "--kind", "in")
     assert rc == 0
     assert rest == frames[:100]
-    assert code == 1000
+    assert code == 4000
 
 
 def test_each_venue_has_its_path_and_slots_keep_their_order(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_each_venue_has_its_path_and_slots_keep_their_order(tmp_path: Path) -> N
         out = {}
         for path in ("/coinbase", "/kraken", "/kraken/1", "/", "/v2"):
             _, rest, code = await receive_all(srv.url + path, "{}")
-            assert code == 1000
+            assert code == 4000
             out[path] = rest
         return out
 
@@ -164,7 +164,7 @@ def test_non_utf8_and_large_frames_keep_their_bytes(tmp_path: Path) -> None:
     _, rest, code, rc, _ = serve_once(str(log), "{}")
     assert rc == 0
     assert rest == frames
-    assert code == 1000
+    assert code == 4000
 
 
 def test_a_cut_off_log_closes_with_1011_and_exit_3_or_serves_with_tail_stop(tmp_path: Path) -> None:
@@ -183,4 +183,4 @@ def test_a_cut_off_log_closes_with_1011_and_exit_3_or_serves_with_tail_stop(tmp_
     assert "cut off" in err
     _, rest, code, rc, _ = serve_once(str(log), "{}", "--tail", "stop")
     assert rc == 0
-    assert (rest, code) == (good, 1000)
+    assert (rest, code) == (good, 4000)

@@ -68,6 +68,9 @@ class CoinbaseAdapter(Adapter):
         self._adv_seq: int | None = None  # the connection's last Advanced Trade sequence_num
         if speedups is None:
             speedups = not os.environ.get(SPEEDUPS_ENV)
+        self._attach_fast(speedups)
+
+    def _attach_fast(self, speedups: bool) -> None:
         self._fast: CoinbaseFast | None = None
         if speedups and _CoinbaseFast is not None:
             self._fast = _CoinbaseFast(
@@ -84,6 +87,21 @@ class CoinbaseAdapter(Adapter):
             self.feed = self._fast.feed  # type: ignore[method-assign]
             self.feed_into = self._fast.feed_into  # type: ignore[method-assign]
             self.writes_lines = True
+
+    # The compiled path holds references to this adapter's dicts and cannot be pickled: it
+    # is left out and attached again to the restored dicts (compact/carry.py pickles
+    # adapters to continue books across hourly files).
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_fast", "feed", "feed_into", "writes_lines"):
+            state.pop(name, None)
+        state["_speedups"] = self._fast is not None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        speedups = state.pop("_speedups")
+        self.__dict__.update(state)
+        self._attach_fast(speedups)
 
     @property
     def speedups(self) -> bool:

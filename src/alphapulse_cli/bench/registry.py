@@ -17,11 +17,12 @@ SUITES: dict[str, str] = {
     "redis": "alphapulse_cli.bench.suites.redis:suite",
     "startup": "alphapulse_cli.bench.suites.startup:suite",
     "query": "alphapulse_cli.bench.suites.query:suite",
+    "dashboard": "alphapulse_cli.bench.suites.dashboard:suite",
 }
 
-# The first line of each suite function's docstring, so that `bench --list` imports no
-# suite (tests/cli/test_startup.py checks that they match); a suite missing here is
-# imported for its line.
+# The first paragraph of each suite function's docstring, whole sentences on one line, so
+# that `bench --list` imports no suite (tests/cli/test_startup.py checks that they match);
+# a suite missing here is imported for its line.
 SUMMARIES: dict[str, str] = {
     "wslog-write": "Writer records/s and MB/s on ~160-byte frames (buffered, no fsync).",
     "wslog-read": (
@@ -36,11 +37,16 @@ SUMMARIES: dict[str, str] = {
         "Normalized msgs/s per venue (decode, book, integrity, events) vs stdlib json.loads."
     ),
     "book": (
-        "Book update p50/p99 per level change (with string->key conversion) on 50,000 levels,"
+        "Book update p50/p99 per level change (with string->key conversion) on 50,000 levels, "
+        "and top-50 extraction."
     ),
-    "shm": "Write ns/entry (floats and decimal strings), the sink's cost per book update, and",
+    "shm": (
+        "Write ns/entry (floats and decimal strings), the sink's cost per book update, and "
+        "cross-process latency p50/p99/p999."
+    ),
     "compact": (
-        "compact: MB/s vs `zstd` (same files, same run), also for a whole `compact DATA_DIR` run,"
+        "compact: MB/s vs `zstd` (same files, same run), also for a whole `compact DATA_DIR` run, "
+        "with a lake vs replay events; Parquet rows/s, DuckDB range-query ms."
     ),
     "e2e": "Zero loss, highest sustained rate, receive-to-written latency and RSS of collect.",
     "serve": "Frames/s from `replay --serve` to a websockets client and to a raw socket reader.",
@@ -48,19 +54,25 @@ SUMMARIES: dict[str, str] = {
         "Publisher and tail-stream (group, acks) entries/s against redis-benchmark XADD -P 64."
     ),
     "startup": 'Start-up CPU ms of every command, cheaply run, vs `python -c "import typer"`.',
-    "query": "Research API over a 30-day lake: trades 1h vs DuckDB SQL and replay, 1d rows/s,",
+    "query": (
+        "Research API over a 30-day lake: trades 1h vs DuckDB SQL and replay, 1d rows/s, "
+        "book_at, 1m bars."
+    ),
+    "dashboard": (
+        "Dashboard CPU, RSS and updates/s with collect at 10k msg/s; collect's p99 with/without."
+    ),
 }
 
 
 def summary(name: str) -> str:
-    """The first line of the suite's docstring."""
+    """The first paragraph of the suite's docstring, on one line."""
     if name in SUMMARIES:
         return SUMMARIES[name]
     import importlib
 
     mod, _, fn = SUITES[name].partition(":")
-    doc = (getattr(importlib.import_module(mod), fn).__doc__ or "").strip().splitlines()
-    return doc[0] if doc else ""
+    doc = (getattr(importlib.import_module(mod), fn).__doc__ or "").strip()
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 def list_lines() -> list[str]:

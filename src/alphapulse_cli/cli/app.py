@@ -22,21 +22,23 @@ from alphapulse_cli.errors import AlphapulseError, ExitCode
 # docstring is the command's help; heavy libraries are imported inside it, not at the top.
 # A command's module is imported only when that command runs or its help is asked for.
 COMMANDS: list[tuple[str, str]] = [
+    ("collect", "alphapulse_cli.cli.collect_cmd"),  # first in --help: where a user starts
     ("replay", "alphapulse_cli.cli.replay_cmd"),
     ("bench", "alphapulse_cli.cli.bench_cmd"),
     ("tail-stream", "alphapulse_cli.cli.tail_stream_cmd"),
     ("shm-dump", "alphapulse_cli.cli.shm_dump_cmd"),
     ("pin", "alphapulse_cli.cli.pin_cmd"),
     ("local-exchange", "alphapulse_cli.cli.local_exchange_cmd"),
-    ("collect", "alphapulse_cli.cli.collect_cmd"),
     ("compact", "alphapulse_cli.cli.compact_cmd"),
     ("query", "alphapulse_cli.cli.query_cmd"),
+    ("dashboard", "alphapulse_cli.cli.dashboard_cmd"),
 ]
 
 # The first paragraph of each command's docstring, for `alphapulse --help` to list the
 # commands without importing them (tests/cli/test_startup.py checks that they match). A
 # command missing here is imported for the listing.
 SUMMARIES: dict[str, str] = {
+    "collect": "Record a venue's live feed: every frame received and sent, plus session events.",
     "replay": "Merge logs by timestamp and write records, raw bytes, events or books.",
     "bench": "Measure throughput and latency; compare with a baseline to catch regressions.",
     "tail-stream": (
@@ -47,11 +49,13 @@ SUMMARIES: dict[str, str] = {
     "local-exchange": (
         "Serve Coinbase Exchange or Kraken (v2 and v1) market data from a simulated market."
     ),
-    "collect": "Record a venue's live feed: every frame received and sent, plus session events.",
     "compact": (
         "Compress closed logs to .wslog.zst, keep DATA_DIR/index.json, export a Parquet lake."
     ),
     "query": "Ask the captured market: trades, book updates, a book at an instant, bars, or SQL.",
+    "dashboard": (
+        "Serve a live dashboard of the capture: firehose, depth chart, trade tape, health, system."
+    ),
 }
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

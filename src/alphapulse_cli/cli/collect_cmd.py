@@ -62,7 +62,7 @@ def command(
         help="Stop cleanly after N received frames (every frame counts).",
     ),
     quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="No status view or info lines: only warnings and errors."
+        False, "--quiet", "-q", help="No status view, info lines or warnings: only errors."
     ),
     url: Optional[str] = typer.Option(
         None,
@@ -80,7 +80,21 @@ def command(
         "--metrics-port",
         min=0,
         max=65535,
-        help="Serve Prometheus metrics on this port (all interfaces).",
+        help="Serve Prometheus metrics on this port, on --metrics-host.",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1",
+        "--metrics-host",
+        metavar="ADDRESS",
+        help="Address the metrics listen on; 0.0.0.0 for every interface (Prometheus on "
+        "another host).",
+    ),
+    connect_timeout: float = typer.Option(
+        30.0,
+        "--connect-timeout",
+        min=0,
+        metavar="SECONDS",
+        help="Retry a failing first connect with the reconnect backoff for this long, then exit 4.",
     ),
     watchdog: float = typer.Option(
         10.0,
@@ -114,7 +128,7 @@ def command(
     malformed_after: Optional[list[int]] = fault_option("malformed_after"),
     refuse: Optional[list[str]] = fault_option("refuse"),
     faults_on: int = fault_option("faults_on"),
-) -> None:
+) -> Optional[int]:
     """Record a venue's live feed: every frame received and sent, plus session events.
 
     Each received frame reaches the log before anything parses it; a parser or sink
@@ -166,9 +180,12 @@ def command(
     loopback URLs.
 
     SIGINT and SIGTERM close the connection and every file with an end-of-log event and
-    exit 0. After kill -9, `alphapulse replay DIR --tail stop` reads every record flushed
-    (records are flushed after every burst of frames). If the first connection fails or
-    the venue refuses every subscription, exit 4.
+    print the summary; then SIGINT exits 130 (as in every command), SIGTERM 0. A served log
+    that ends (replay --serve's close 4000 "end of log") ends the capture with 0. After
+    kill -9, `alphapulse replay DIR --tail stop` reads every record flushed (records are
+    flushed after every burst of frames). A first connection that fails is retried with the
+    same backoff as a reconnect; if none succeeds within --connect-timeout seconds, or the
+    venue refuses every subscription, exit 4.
 
     Examples:
 
@@ -210,6 +227,7 @@ def command(
         url=url,
         protocol=protocol,
         watchdog=watchdog,
+        connect_timeout=connect_timeout,
         credentials=from_env() if name == "coinbase" else None,
         compression=not no_compression,
         simulate=simulation,
@@ -237,4 +255,15 @@ def command(
 
             # Connects in the background: a dead Redis is counted, the capture goes on.
             sinks.append(live_sink(redis, redis_maxlen or None, redis_books))
-        run_collect(cfg, sinks, reporter, metrics_port=metrics_port)  # type: ignore[arg-type]
+        summary = run_collect(
+            cfg,
+            sinks,  # type: ignore[arg-type]
+            reporter,  # type: ignore[arg-type]
+            metrics_port=metrics_port,
+            metrics_addr=metrics_host,
+        )
+    from alphapulse_cli.errors import ExitCode
+
+    # Ctrl-C is 130 in every command, after the clean close and the summary (SIGTERM,
+    # a service manager's stop, is a normal end: 0).
+    return ExitCode.INTERRUPTED if summary["stop_reason"] == "signal SIGINT" else None

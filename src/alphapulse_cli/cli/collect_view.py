@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
+
+WIDE = 120  # columns from which the table shows the last trade in full and the spread
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -33,7 +37,7 @@ class LiveReporter:
             self.live.start()
 
     def event(self, level: str, kind: str, fields: dict[str, Any]) -> None:
-        if self.quiet and level not in ("warning", "error"):
+        if self.quiet and level != "error":
             return
         detail = " ".join(f"{k}={v}" for k, v in fields.items() if k != "venue" and v is not None)
         style = _STYLE.get(level, "")
@@ -43,41 +47,25 @@ class LiveReporter:
         if self.live is None:
             return
         self._totals = totals
-        title = (
-            f"{totals['venue']}  frames {totals['frames_in']:,}  "
-            f"{totals['frames_per_s']:,.0f}/s  in {_size(totals['bytes_in'])}  "
-            f"written {_size(totals['bytes_written'] or 0)}  "
-            f"reconnects {totals['reconnects']}  malformed {totals['malformed']}"
-        )
+        parts = [
+            totals["venue"],
+            f"frames {totals['frames_in']:,}",
+            f"{totals['frames_per_s']:,.0f}/s",
+            f"in {_size(totals['bytes_in'])}",
+            f"written {_size(totals['bytes_written'] or 0)}",
+            f"reconnects {totals['reconnects']}",
+            f"malformed {totals['malformed']}",
+        ]
         if totals["sink_errors"]:
-            title += f"  sink errors {totals['sink_errors']}"
+            parts.append(f"sink errors {totals['sink_errors']}")
         for name, st in (totals.get("sinks") or {}).items():
-            title += f"  {name} {_sink_brief(st)}"
+            parts.append(f"{name} {_sink_brief(st)}")
         if totals["parse_backlog"]:
-            title += f"  parse backlog {totals['parse_backlog']:,}"
-        table = Table(
-            title=title,
-            title_justify="left",
-            expand=False,
-        )
-        for col in ("symbol", "msg/s", "last trade", "bid", "ask", "spread", "gaps", "cksum fail"):
-            table.add_column(col, justify="left" if col == "symbol" else "right")
-        table.add_column("bytes", justify="right")
-        for r in rows:
-            t = r["last_trade"]
-            trade = f"{t['side']} {t['size']} @ {t['price']}" if t else "-"
-            table.add_row(
-                r["symbol"],
-                f"{r['msgs_per_s']:,.0f}",
-                trade,
-                r["bid"] or "-",
-                r["ask"] or "-",
-                r["spread"] or "-",
-                str(r["gaps"]),
-                str(r["checksum_failures"]),
-                _size(r["bytes"]),
-            )
-        self.live.update(table, refresh=True)
+            parts.append(f"parse backlog {totals['parse_backlog']:,}")
+        title = _pack(parts, self.console.width)
+        # The title above the table, not in it: it may be wider than the table's columns.
+        table = status_table(rows, wide=self.console.width >= WIDE)
+        self.live.update(Group(Text(title, no_wrap=True), table), refresh=True)
 
     def close(self, summary: dict[str, Any]) -> None:
         if self.live is not None:
@@ -93,6 +81,50 @@ class LiveReporter:
             f"{lat.get('p99_ms')} ms; files: {', '.join(summary['files']) or '-'}",
             markup=False,
         )
+
+
+def _pack(parts: list[str], width: int) -> str:
+    """The title's items on as few lines as fit `width`, broken between items only."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += "  " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def status_table(rows: list[dict[str, Any]], wide: bool) -> Table:
+    """The per-symbol table. Below WIDE columns (an 80-column terminal) it drops the
+    spread and shows the last trade as its price and side, keeps symbols whole, and draws
+    no cell borders, so two symbols fit in 80 columns without truncating anything."""
+    table = Table(
+        expand=False,
+        box=box.SIMPLE_HEAD if not wide else box.HEAVY_HEAD,
+        show_edge=wide,
+        pad_edge=wide,
+    )
+    cols = ["symbol", "msg/s", "last trade", "bid", "ask"]
+    cols += ["spread", "gaps", "cksum fail"] if wide else ["gaps/ck"]
+    for col in [*cols, "bytes"]:
+        table.add_column(
+            col, justify="left" if col == "symbol" else "right", no_wrap=True, overflow="fold"
+        )
+    for r in rows:
+        t = r["last_trade"]
+        if not t:
+            trade = "-"
+        elif wide:
+            trade = f"{t['side']} {t['size']} @ {t['price']}"
+        else:
+            trade = f"{t['price']} {t['side'][:1]}"
+        cells = [r["symbol"], f"{r['msgs_per_s']:,.0f}", trade, r["bid"] or "-", r["ask"] or "-"]
+        if wide:
+            cells += [r["spread"] or "-", str(r["gaps"]), str(r["checksum_failures"])]
+        else:
+            cells.append(f"{r['gaps']}/{r['checksum_failures']}")
+        table.add_row(*cells, _size(r["bytes"]))
+    return table
 
 
 def _sink_brief(st: dict[str, Any]) -> str:

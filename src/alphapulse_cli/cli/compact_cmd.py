@@ -75,7 +75,7 @@ def command(
     The .wslog.zst files are standard zstd frames with a content checksum: `zstd -d`
     restores them. With --parquet, trades, book levels and book checkpoints go to
     LAKE_DIR/{trades,book_updates,book_checkpoints}/venue=V/symbol=S/date=D/<sha256>.parquet
-    (prices and sizes DECIMAL(38,18), times TIMESTAMP(ns) UTC); rerunning never duplicates
+    (prices and sizes DECIMAL(38,18), times timestamp[ns, tz=UTC]); rerunning never duplicates
     rows. `alphapulse query` and the alphapulse_cli.research module read the lake.
 
     Examples:
@@ -84,7 +84,9 @@ def command(
 
         alphapulse compact data/ --verify
 
-        duckdb -c "SELECT count(*) FROM 'lake/trades/**/*.parquet'"
+        alphapulse query sql "SELECT count(*) FROM trades" --lake lake/
+
+        python -c "import duckdb; duckdb.sql(\"FROM 'lake/trades/**/*.parquet'\").show()"
     """
     from alphapulse_cli.cli.options import stderr_is_tty
     from alphapulse_cli.compact.run import CompactRequest, Reporter, run_compact
@@ -151,24 +153,9 @@ class _Bar:
     """A rich progress bar on stderr (a terminal only), bytes done of bytes to compress."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        from alphapulse_cli.cli.progress import bytes_bar
 
-        self.progress = Progress(
-            "compact",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        self.progress = bytes_bar("compact")
         self.task = self.progress.add_task("compact", total=None)
         self.progress.start()
 

@@ -82,7 +82,7 @@ def command(
         help="coinbase: exchange or advanced (Advanced Trade, on /advanced-trade), listed "
         "first; both are served.",
     ),
-) -> None:
+) -> Optional[int]:
     """Serve Coinbase Exchange or Kraken (v2 and v1) market data from a simulated market.
 
     The protocols are the venues' own: subscribe handshakes and acks, snapshots, updates,
@@ -167,13 +167,20 @@ def command(
         protocol=protocol,
     )
 
+    got: list[str] = []
+
     async def main() -> None:
         import signal
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            got.append(sig.name)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         async with exchange:
             urls = sorted(exchange.urls.items(), key=lambda kv: kv[1] != exchange.url)
             for name, url in urls:
@@ -189,3 +196,7 @@ def command(
         asyncio.run(main())
     else:
         uvloop.run(main())
+    from alphapulse_cli.errors import ExitCode
+
+    # Ctrl-C is 130 in every command, after a clean close; SIGTERM is a normal stop.
+    return ExitCode.INTERRUPTED if got and got[0] == "SIGINT" else None

@@ -35,15 +35,21 @@ def command(
         metavar="PRIO",
         help="Also set SCHED_FIFO realtime scheduling at PRIO (1-99).",
     ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Also say which chosen CPUs the kernel has not isolated (isolcpus=).",
+    ),
 ) -> None:
     """Run a command on chosen CPUs, re-pin a running process, or show its CPUs.
 
     CPU lists are taskset's: CPU numbers and ranges, comma-separated, a range optionally
     with a stride (0-7:2 is 0,2,4,6). A malformed list exits with status 2. A CPU that does
-    not exist is left out with a warning (none existing is an error), and so are CPUs that
+    not exist is left out with a warning (none existing is an error). With -v, CPUs that
     the kernel has not isolated from other tasks (isolcpus=, listed in
-    /sys/devices/system/cpu/isolated): pinning still works there, but other tasks share
-    those CPUs. A running process is pinned thread by thread.
+    /sys/devices/system/cpu/isolated) are named once: pinning works there, but other
+    tasks share those CPUs. A running process is pinned thread by thread.
 
     --nice and --realtime set the scheduling priority of the command or the process; where
     that is not permitted (a lower nice value or realtime scheduling without root or
@@ -79,7 +85,7 @@ def command(
         raise UsageError("CPUS missing: give a CPU list such as 2-3,5")
     chosen: set[int] | None = None
     if cpus is not None:
-        chosen, warnings = affinity.check_cpus(affinity.parse_cpu_list(cpus))
+        chosen, warnings = affinity.check_cpus(affinity.parse_cpu_list(cpus), isolation=verbose)
         for w in warnings:
             typer.echo(f"alphapulse: warning: {w}", err=True)
     target = pid or 0

@@ -143,7 +143,25 @@ class PlainParams(Command):
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)
         install(params)
+        name_metavars(params)
         return params
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def name_metavars(params: Iterable[Any]) -> None:
+    """A value's metavar is its name (`--duration DURATION`), not typer's Python type
+    (`<float range>`, `<list[str]>`), unless the command gave one."""
+    for p in params:
+        if getattr(p, "param_type_name", "") == "argument":
+            # An argument's help line is its metavar plus the type: the metavar says it all.
+            p.display_type_rich = _no_type
+        if getattr(p, "metavar", "") is None and not getattr(p, "is_flag", False):
+            if getattr(p, "count", False) or getattr(p, "name", None) is None:
+                continue
+            p.metavar = p.name.upper()
 
 
 def install(params: Iterable[Any]) -> None:

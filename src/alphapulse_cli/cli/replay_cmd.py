@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -23,6 +23,9 @@ from alphapulse_cli.cli.options import (
     stdin_inputs,
 )
 from alphapulse_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from alphapulse_cli.replay.run import ReplayRequest
 
 FORMATS = ("jsonl", "wslog", "events", "books")
 
@@ -75,6 +78,13 @@ def command(
     stats: bool = typer.Option(
         False, "--stats", help="A one-line JSON summary on stderr at the end."
     ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress bar and no warnings (an empty result), only errors. The bar is "
+        "shown only when stderr is a terminal and the output is not.",
+    ),
     redis: Optional[str] = redis_publish_option(),
     redis_maxlen: int = redis_maxlen_option(),
     redis_books: bool = redis_books_option(),
@@ -82,7 +92,7 @@ def command(
         None, "--serve", metavar="[HOST:]PORT", help=replay_serve.SERVE_HELP
     ),
     keep_serving: bool = typer.Option(False, "--keep-serving", help=replay_serve.KEEP_SERVING_HELP),
-) -> None:
+) -> Optional[int]:
     """Merge logs by timestamp and write records, raw bytes, events or books.
 
     Inputs are merged by record timestamp; equal timestamps keep input order, then record
@@ -134,10 +144,9 @@ def command(
             "--redis": redis is not None,
             "--redis-books": redis_books,
         }
-        replay_serve.serve_replay(
+        return replay_serve.serve_replay(
             req, serve, keep_serving=keep_serving, output=output, stats=stats, others=others
         )
-        return
     ring = shm_sink(shm, shm_interval, shm_mode)
     if ring is not None:
         req.sinks.append(ring)
@@ -148,10 +157,32 @@ def command(
         req.sinks.append(replay_sink(redis, redis_maxlen or None, redis_books))
     elif redis_books:
         raise UsageError("--redis-books needs --redis URL")
-    with output_sink(output) as sink:
+    with output_sink(output) as sink, _progress(req, output, quiet):
         summary = run_replay(req, sink)
+    for warning in [] if quiet else req.warnings:
+        typer.echo(f"alphapulse: warning: {warning}", err=True)
     if stats:
         import orjson
 
         sys.stderr.buffer.write(orjson.dumps(summary) + b"\n")
         sys.stderr.flush()
+    return None
+
+
+def _progress(req: ReplayRequest, output: str | None, quiet: bool) -> Any:
+    """A bar on stderr for a long read: only on a terminal, and only when the output does
+    not go to that terminal too, nor is followed or paced (those are watched, not waited
+    for)."""
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from alphapulse_cli.cli.options import stderr_is_tty
+
+    to_terminal = (output is None or output == "-") and sys.stdout.isatty()
+    if quiet or to_terminal or req.follow or req.speed is not None or not stderr_is_tty():
+        return nullcontext()
+    from alphapulse_cli.cli.progress import file_progress
+    from alphapulse_cli.wslog.reader import expand_inputs
+
+    files = [Path(f) for f in expand_inputs(req.inputs) if f != "-"]
+    return file_progress(f"replay {req.fmt}", files) if files else nullcontext()

@@ -17,7 +17,8 @@ SERVE_HELP = (
     "printed as 'listening on ws://HOST:PORT' on stderr). Paths: /coinbase, /kraken, "
     "/VENUE/SLOT; any other path serves --exchange or the log's first venue. After the "
     "client's first message (or 5 s) the frames follow byte-identical, in order, at --speed; "
-    "then a close (1000). Kraken pings are answered with pongs. Ends when every client that "
+    "then a close with code 4000 'end of log', which no venue sends, so collect ends there "
+    "instead of reconnecting. Kraken pings are answered with pongs. Ends when every client that "
     "connected is served."
 )
 KEEP_SERVING_HELP = "--serve: serve every new client from the start, until SIGINT/SIGTERM."
@@ -31,7 +32,7 @@ def serve_replay(
     output: str | None,
     stats: bool,
     others: Mapping[str, object],
-) -> None:
+) -> int | None:
     """`others`: option name -> value of the options that do not apply (None/False: unset)."""
     from alphapulse_cli.replay.serve import ServeRequest, parse_address, run_serve
     from alphapulse_cli.wslog.reader import expand_inputs
@@ -68,3 +69,8 @@ def serve_replay(
 
         sys.stderr.buffer.write(orjson.dumps(summary) + b"\n")
         sys.stderr.flush()
+    if summary["signal"] == "SIGINT":
+        from alphapulse_cli.errors import ExitCode
+
+        return ExitCode.INTERRUPTED  # Ctrl-C is 130 in every command, after a clean close
+    return None

@@ -16,6 +16,83 @@ from alphapulse_cli.errors import UsageError
 FORMATS = ("auto", "jsonl", "ladder")
 
 
+# The ring's documentation for readers in other languages: the man page's RING LAYOUT
+# section (scripts/gen_docs.py), kept out of --help; tests/helpers/shm_docstruct.py checks
+# the structs against shm/layout.py.
+RING_LAYOUT = """\
+Layout, version 1. Little-endian, offsets in bytes. The file is a header, then
+capacity slots:
+
+\b
+    struct ap_ring_header {              /* at offset 0 */
+        char     magic[8];               /*  0: "\\x93APSHM\\r\\n" */
+        uint32_t version;                /*  8: 1 */
+        uint32_t header_size;            /* 12: offset of slot 0 (multiple of 4096) */
+        uint32_t entry_size;             /* 16: 828 */
+        uint32_t slot_stride;            /* 20: bytes from slot to slot (896) */
+        uint32_t capacity;               /* 24: number of slots */
+        uint32_t max_levels;             /* 28: 50 */
+        uint64_t write_seq;              /* 32: entries completely written */
+        int32_t  writer_pid;             /* 40: last writer to open the ring */
+        uint32_t writer_open;            /* 44: 1 open, 0 after a clean close */
+        uint64_t writer_start_ns;        /* 48: when it opened it (Unix ns) */
+        uint64_t created_ns;             /* 56: file creation (Unix ns) */
+        uint32_t exchange_table_offset;  /* 64: row i names exchange_id i */
+        uint32_t exchange_rows;          /* 68: 256 */
+        uint32_t symbol_table_offset;    /* 72: row i names symbol_id i */
+        uint32_t symbol_rows;            /* 76: rows reserved */
+        uint32_t symbol_count;           /* 80: rows in use */
+        uint32_t name_size;              /* 84: 32 */
+        uint32_t entry_offset;           /* 88: 8, the entry inside a slot */
+    } __attribute__((packed));           /* 92 bytes, then zeros */
+
+\b
+    struct ap_book_entry {               /* 828 bytes */
+        uint64_t timestamp_ns;           /*   0: receive time, Unix ns */
+        uint32_t symbol_id;              /*   8: row in the symbol table */
+        uint32_t exchange_id;            /*  12: 1 coinbase, 2 kraken */
+        float    bids[50][2];            /*  16: price, size; best first */
+        float    asks[50][2];            /* 416: empty levels are 0, 0 */
+        uint32_t sequence;               /* 816: write sequence, low 32 bits */
+        uint8_t  padding[8];             /* 820: 0 */
+    } __attribute__((packed));
+
+\b
+    struct ap_slot {                     /* header_size + k * slot_stride */
+        uint64_t lock;                   /*   0: the slot's seqlock word */
+        struct ap_book_entry entry;      /*   8 */
+    };                                   /* then padding to slot_stride */
+
+Names are NUL-padded UTF-8 in 32-byte rows (at most 31 bytes). Exchange ids are the
+venue ids; names the venue table lacks get ids from 128 up. Symbol ids count from 0.
+
+Protocol. Entry n (n entries were written before it) goes to slot n % capacity and has
+write sequence n+1. The writer stores, in this order: lock = 2n+1 (odd: being written),
+the whole entry, lock = 2n+2 (complete), then write_seq = n+1. A name row is written
+before symbol_count covers it and before any entry uses its id. A reader keeps its own
+position n: max(0, write_seq - capacity) for everything in the ring, write_seq for new
+entries only. To read entry n it loads lock, copies the entry, and loads lock again;
+the copy is valid only if both loads are 2n+2. A lock below 2n+1 means not written yet
+and 2n+1 being written: try later. A lock above 2n+2 means the writer lapped the reader
+and entry n is gone: skip to max(n+1, write_seq - capacity) and count the entries
+skipped as lost. Readers never write to the ring, so any number can read at once.
+
+Memory ordering. The writer (CPython) issues no fences. The protocol relies on the
+x86-64 (TSO) model: stores become visible to other cores in program order, loads are
+not reordered with other loads, and aligned 8-byte loads and stores are atomic. A C or
+Rust reader on x86-64 needs only to stop its compiler reordering the three steps
+(acquire loads of lock, or volatile loads and a compiler barrier), no CPU fence. On
+weakly ordered CPUs (arm64) the writer would need release fences that Python cannot
+issue: readers on other cores could see a torn entry there.
+
+The writer holds an exclusive flock(2) on the file while it runs; a new writer takes
+over a ring whose writer died and continues its write sequence (an entry the dead
+writer completed but did not count in write_seq is kept and counted), and refuses to
+start beside a live one. A new writer with another capacity replaces the file (readers
+must reopen; shm-dump --follow does). Files are mode 0600 unless the writer got --shm-mode.
+"""
+
+
 def command(
     name: str = typer.Argument(
         ..., metavar="NAME", help="Ring name (/dev/shm/alphapulse/NAME) or a path."
@@ -69,76 +146,9 @@ def command(
     and sizes are float32 in the ring (converting the writer's decimal strings is the one
     lossy step) and are printed as the shortest decimal that reads back as the same float32.
 
-    Layout, version 1. Little-endian, offsets in bytes. The file is a header, then
-    capacity slots:
-
-    \b
-        struct ap_ring_header {              /* at offset 0 */
-            char     magic[8];               /*  0: "\\x93APSHM\\r\\n" */
-            uint32_t version;                /*  8: 1 */
-            uint32_t header_size;            /* 12: offset of slot 0 (multiple of 4096) */
-            uint32_t entry_size;             /* 16: 828 */
-            uint32_t slot_stride;            /* 20: bytes from slot to slot (896) */
-            uint32_t capacity;               /* 24: number of slots */
-            uint32_t max_levels;             /* 28: 50 */
-            uint64_t write_seq;              /* 32: entries completely written */
-            int32_t  writer_pid;             /* 40: last writer to open the ring */
-            uint32_t writer_open;            /* 44: 1 open, 0 after a clean close */
-            uint64_t writer_start_ns;        /* 48: when it opened it (Unix ns) */
-            uint64_t created_ns;             /* 56: file creation (Unix ns) */
-            uint32_t exchange_table_offset;  /* 64: row i names exchange_id i */
-            uint32_t exchange_rows;          /* 68: 256 */
-            uint32_t symbol_table_offset;    /* 72: row i names symbol_id i */
-            uint32_t symbol_rows;            /* 76: rows reserved */
-            uint32_t symbol_count;           /* 80: rows in use */
-            uint32_t name_size;              /* 84: 32 */
-            uint32_t entry_offset;           /* 88: 8, the entry inside a slot */
-        } __attribute__((packed));           /* 92 bytes, then zeros */
-
-    \b
-        struct ap_book_entry {               /* 828 bytes */
-            uint64_t timestamp_ns;           /*   0: receive time, Unix ns */
-            uint32_t symbol_id;              /*   8: row in the symbol table */
-            uint32_t exchange_id;            /*  12: 1 coinbase, 2 kraken */
-            float    bids[50][2];            /*  16: price, size; best first */
-            float    asks[50][2];            /* 416: empty levels are 0, 0 */
-            uint32_t sequence;               /* 816: write sequence, low 32 bits */
-            uint8_t  padding[8];             /* 820: 0 */
-        } __attribute__((packed));
-
-    \b
-        struct ap_slot {                     /* header_size + k * slot_stride */
-            uint64_t lock;                   /*   0: the slot's seqlock word */
-            struct ap_book_entry entry;      /*   8 */
-        };                                   /* then padding to slot_stride */
-
-    Names are NUL-padded UTF-8 in 32-byte rows (at most 31 bytes). Exchange ids are the
-    venue ids; names the venue table lacks get ids from 128 up. Symbol ids count from 0.
-
-    Protocol. Entry n (n entries were written before it) goes to slot n % capacity and has
-    write sequence n+1. The writer stores, in this order: lock = 2n+1 (odd: being written),
-    the whole entry, lock = 2n+2 (complete), then write_seq = n+1. A name row is written
-    before symbol_count covers it and before any entry uses its id. A reader keeps its own
-    position n: max(0, write_seq - capacity) for everything in the ring, write_seq for new
-    entries only. To read entry n it loads lock, copies the entry, and loads lock again;
-    the copy is valid only if both loads are 2n+2. A lock below 2n+1 means not written yet
-    and 2n+1 being written: try later. A lock above 2n+2 means the writer lapped the reader
-    and entry n is gone: skip to max(n+1, write_seq - capacity) and count the entries
-    skipped as lost. Readers never write to the ring, so any number can read at once.
-
-    Memory ordering. The writer (CPython) issues no fences. The protocol relies on the
-    x86-64 (TSO) model: stores become visible to other cores in program order, loads are
-    not reordered with other loads, and aligned 8-byte loads and stores are atomic. A C or
-    Rust reader on x86-64 needs only to stop its compiler reordering the three steps
-    (acquire loads of lock, or volatile loads and a compiler barrier), no CPU fence. On
-    weakly ordered CPUs (arm64) the writer would need release fences that Python cannot
-    issue: readers on other cores could see a torn entry there.
-
-    The writer holds an exclusive flock(2) on the file while it runs; a new writer takes
-    over a ring whose writer died and continues its write sequence (an entry the dead
-    writer completed but did not count in write_seq is kept and counted), and refuses to
-    start beside a live one. A new writer with another capacity replaces the file (readers
-    must reopen; shm-dump --follow does). Files are mode 0600 unless the writer got --shm-mode.
+    The ring's layout as C structs, the seqlock protocol a reader follows, the memory
+    ordering it assumes and the writer's flock are in the man page (alphapulse-shm-dump(1),
+    RING LAYOUT), for whoever writes a reader in another language.
     A missing ring, or a file that is not a ring, is a one-line error and exit status 3.
 
     Examples:

@@ -104,6 +104,14 @@ def command(
         tailer = Tailer(target, opts)
     except RedisUnavailable as exc:
         raise RedisUnavailable(with_hint(str(exc))) from None
+    if start == "$" and group is None and not use_table and sys.stderr.isatty():
+        # A quiet stream read from `$` prints nothing at all: say what it is waiting for.
+        print(
+            f"alphapulse: waiting for new entries on {' '.join(patterns)} "
+            "(--from 0 shows the history)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -19,6 +19,7 @@ DEFAULT_SYMBOLS = ["BTC-USD"]
 PROTOCOLS = {"coinbase": ("exchange", "advanced"), "kraken": ("v2", "v1")}
 KRAKEN_DEPTHS = (10, 25, 100, 500, 1000)
 WATCHDOG_S = 10.0
+CONNECT_TIMEOUT_S = 30.0
 KRAKEN_PING_S = 30.0
 
 
@@ -35,6 +36,7 @@ class CollectConfig:
     url: str | None = None
     protocol: str | None = None
     watchdog: float = WATCHDOG_S
+    connect_timeout: float = CONNECT_TIMEOUT_S
     credentials: CoinbaseCredentials | None = None
     compression: bool = True
     simulate: Simulation | None = None  # serve the venue from the local exchange, in-process
@@ -68,6 +70,8 @@ class CollectConfig:
             raise UsageError(f"--max-messages: {self.max_messages} is not 1 or more")
         if self.duration is not None and self.duration <= 0:
             raise UsageError(f"--duration: {self.duration} is not more than 0 seconds")
+        if self.connect_timeout < 0:
+            raise UsageError(f"--connect-timeout: {self.connect_timeout} is less than 0 seconds")
         if self.watchdog <= 0:
             raise UsageError(f"--watchdog: {self.watchdog} is not more than 0 seconds")
         if self.venue == "coinbase" and self.channels and self.credentials is None:

@@ -40,7 +40,12 @@ from alphapulse_cli.collect.output import LogOutput
 from alphapulse_cli.collect.status import Reporter
 from alphapulse_cli.core.sinks import EventSink
 from alphapulse_cli.errors import AlphapulseError, UpstreamError
-from alphapulse_cli.wslog.format import Kind, make_tag
+from alphapulse_cli.wslog.format import (
+    END_OF_LOG_CLOSE_CODE,
+    END_OF_LOG_CLOSE_REASON,
+    Kind,
+    make_tag,
+)
 
 CLOSE_TIMEOUT = 0.5  # our close handshake on stop: what the venue sent before it is kept
 MAX_FRAME = 1 << 26
@@ -154,6 +159,10 @@ class Connection:
         cfg = self.cfg
         url = cfg.endpoint(self.adapter)
         backoff = Backoff(cfg.venue)
+        # A first connect that fails is retried like any later one (a local exchange or
+        # `replay --serve` started a moment before us is not listening yet), until
+        # --connect-timeout has passed without one success.
+        give_up_at = _monotonic() + cfg.connect_timeout
         while self.stop_reason is None:
             backoff.attempted(_monotonic())
             attempt = asyncio.ensure_future(
@@ -185,7 +194,7 @@ class Connection:
             if exc is not None:
                 self.counters.connect_failures += 1
                 why = _connect_error(exc)
-                if not self._ever_connected:
+                if not self._ever_connected and _monotonic() >= give_up_at:
                     self.fail(
                         UpstreamError(f"{url}: cannot connect: {why}; check --url and the network")
                     )
@@ -196,6 +205,8 @@ class Connection:
             if self.error is not None or self.stop_reason is not None:
                 break
             delay = backoff.delay(_monotonic(), uptime)
+            if not self._ever_connected:
+                delay = max(0.0, min(delay, give_up_at - _monotonic()))
             self.report("info", "reconnecting", in_s=round(delay, 3))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), delay)
@@ -231,6 +242,8 @@ class Connection:
             reason = await self._receive(ws)
         except ConnectionClosed as exc:
             reason = self.stop_reason or self._watchdog_reason or _close_reason(exc)
+            if _is_end_of_log(exc):
+                self.stop("end of log")  # replay --serve has served all it holds
         finally:
             for t in helpers:
                 t.cancel()
@@ -662,6 +675,15 @@ def _close_reason(exc: Any) -> str:
     if sent is not None:
         return f"closed by us ({sent.code})"
     return "connection lost (no close frame)"
+
+
+def _is_end_of_log(exc: Any) -> bool:
+    rcvd = getattr(exc, "rcvd", None)
+    return (
+        rcvd is not None
+        and rcvd.code == END_OF_LOG_CLOSE_CODE
+        and rcvd.reason == END_OF_LOG_CLOSE_REASON
+    )
 
 
 def _connect_error(exc: BaseException) -> str:

@@ -23,7 +23,7 @@ from alphapulse_cli.collect.config import CollectConfig
 from alphapulse_cli.collect.connection import Connection
 from alphapulse_cli.collect.counters import Counters
 from alphapulse_cli.collect.output import LogOutput
-from alphapulse_cli.collect.status import JsonLinesReporter, Reporter, StatusBoard
+from alphapulse_cli.collect.status import JsonLinesReporter, Reporter, StatusBoard, sink_stats
 from alphapulse_cli.core.sinks import EventSink, close_all
 
 TICK_S = 0.5
@@ -37,7 +37,7 @@ def run_collect(
     reporter: Reporter | None = None,
     *,
     metrics_port: int | None = None,
-    metrics_addr: str = "0.0.0.0",
+    metrics_addr: str = "127.0.0.1",
     stdout: BinaryIO | None = None,
 ) -> dict[str, Any]:
     """Capture until stopped; returns the summary (counters, files, sink summaries).
@@ -203,7 +203,12 @@ def _close_sinks(sinks: list[EventSink], conn: Connection) -> dict[str, Any]:
     if t.is_alive():
         names = ", ".join(s.name for s in sinks)
         conn.report("error", "sink_close_timeout", sinks=names, timeout_s=SINK_CLOSE_S)
-        return {s.name: {"error": f"not closed within {SINK_CLOSE_S} s"} for s in sinks}
+        # Their counters as they stand, so offered = published + dropped still adds up.
+        live = sink_stats(sinks)
+        return {
+            s.name: {**live.get(s.name, {}), "error": f"not closed within {SINK_CLOSE_S} s"}
+            for s in sinks
+        }
     if "error" in box:
         conn.report("error", "sink_error", error=f"closing: {box['error']}"[:300])
         return {"error": str(box["error"])[:300]}

@@ -39,9 +39,10 @@ def iso_now() -> str:
 
 class JsonLinesReporter:
     """One JSON object per line: {"ts", "level", "event", ...fields}. `quiet` keeps only
-    warnings and errors. A kind that repeats fast (a venue sending garbage) is limited to
-    BURST lines per BURST_WINDOW_S; the next line of that kind says how many were held back.
-    A progress line (totals) is written every `progress_interval` seconds."""
+    errors: reconnects, gaps and outages are what a capture lives with, and -q means silence.
+    A kind that repeats fast (a venue sending garbage) is limited to BURST lines per
+    BURST_WINDOW_S; the next line of that kind says how many were held back. A progress
+    line (totals) is written every `progress_interval` seconds."""
 
     def __init__(
         self,
@@ -51,7 +52,7 @@ class JsonLinesReporter:
         progress_interval: float = PROGRESS_INTERVAL_S,
     ) -> None:
         self.stream = stream
-        self.min_level = LEVELS["warning"] if quiet else LEVELS["info"]
+        self.min_level = LEVELS["error"] if quiet else LEVELS["info"]
         self.progress_interval = progress_interval
         self._next_progress = time.monotonic() + progress_interval
         self._window: dict[str, tuple[float, int, int]] = {}  # kind -> (start, lines, held)

@@ -8,7 +8,8 @@ taken
 - periodically, at the first message at or after each multiple of `every` (log time), for
   every book the adapter holds or has held;
 - at once when a book's validity changes: its first snapshot, a checksum mismatch, a resync,
-  a disconnect, and the snapshot that makes it valid again.
+  a disconnect, and the snapshot that makes it valid again;
+- at once when the log first mentions a book that is not valid (no snapshot yet).
 
 So between two checkpoints a book's validity is constant, and a reader that finds an invalid
 checkpoint knows the book was not trustworthy until the next one.
@@ -66,6 +67,7 @@ class Checkpointer:
         syms = self._symbols.setdefault(aid, set())
         touched: set[str] = set()
         check: set[str] | None = None
+        new: list[str] = []
         for ev in events:
             sym = ev["symbol"]
             t = ev["type"]
@@ -73,6 +75,7 @@ class Checkpointer:
                 key = (venue, sym)
                 if sym not in syms:
                     syms.add(sym)
+                    new.append(sym)
                     self._vsym[key] = ev["venue_symbol"] or sym
                 if t == "book_update" or t == "book_snapshot":
                     self._changed[key] = ts
@@ -88,7 +91,10 @@ class Checkpointer:
         due = self._due.get(aid)
         if due is None:
             due = self._due[aid] = (ts // self.every + 1) * self.every
-        take: set[str] = set()
+        # A book first heard of without a valid snapshot (a log that continues a connection,
+        # exported without its predecessor's state) is said to be not valid at once, so no
+        # reader carries the older log's last copy past this point.
+        take = {s for s in new if not adapter.book_valid(s)}
         if ts >= due:
             self._due[aid] = (ts // self.every + 1) * self.every
             take.update(syms)

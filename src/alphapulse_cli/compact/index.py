@@ -27,7 +27,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact.scan import atomic_file
 from alphapulse_cli.errors import BadLogError
@@ -40,6 +40,9 @@ from alphapulse_cli.wslog.format import (
     PREAMBLE_SIZE,
 )
 from alphapulse_cli.wslog.reader import ReadStats, iter_records
+
+if TYPE_CHECKING:
+    from alphapulse_cli.core.derive import Normalizer
 
 INDEX_NAME = "index.json"
 VERSION = 1
@@ -73,10 +76,15 @@ def save(data_dir: Path, files: dict[str, dict[str, Any]]) -> None:
 
 
 def profile(
-    source: Path, on_events: EventHook | None = None, *, recheck: bool = False
+    source: Path,
+    on_events: EventHook | None = None,
+    norm: Normalizer | None = None,
+    *,
+    recheck: bool = False,
 ) -> dict[str, Any]:
     """Read every complete record of a log (plain or zstd): times, kinds, venues, symbols and
-    the adapters' integrity counters; hand each message's events to `on_events`. The
+    the adapters' integrity counters; hand each message's events to `on_events`. `norm`: the
+    normalizer to feed (one primed with the previous log's state), else a fresh one. The
     counters are read from the log's `summary` events when it has them, unless `recheck`
     or `on_events` asks for the adapters' pass."""
     if on_events is None and not recheck:
@@ -85,7 +93,7 @@ def profile(
             return written
     from alphapulse_cli.core.derive import Normalizer
 
-    norm = Normalizer()
+    norm = norm if norm is not None else Normalizer()
     process = norm.process
     kinds = dict.fromkeys(KIND_NAMES.values(), 0)
     by_kind = [0, 0, 0]

@@ -33,11 +33,14 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact.checkpoints import Checkpointer, Copy
 from alphapulse_cli.compact.scan import TMP_PREFIX, fsync_dir
 from alphapulse_cli.errors import DataError
+
+if TYPE_CHECKING:
+    from alphapulse_cli.core.derive import Normalizer
 
 ROW_GROUP = 128 * 1024
 DECIMAL_PRECISION = 38
@@ -175,6 +178,19 @@ class LakeExport:
         self.checkpoints: Checkpointer | None = None
         if checkpoint_every_ns > 0:
             self.checkpoints = Checkpointer(checkpoint_every_ns, self._checkpoint)
+        self._norm: Normalizer | None = None
+        self._last_ts: int | None = None
+
+    def normalizer(self) -> Normalizer:
+        """The normalizer to profile the log with, primed with the state the previous hour's
+        log left when this one continues it (compact/carry.py)."""
+        from alphapulse_cli.compact import carry
+        from alphapulse_cli.core.derive import Normalizer
+
+        if self._norm is None:
+            self._norm = Normalizer()
+            carry.prime(self.lake, Path(self.source), self._norm)
+        return self._norm
 
     def _part(self, table: str, venue: str, symbol: str, ts: int) -> _Part:
         day = ts // DAY_NS
@@ -216,6 +232,7 @@ class LakeExport:
             part.flush(self.source)
 
     def handle(self, adapter: Any, ts: int, events: list[dict[str, Any]]) -> None:
+        self._last_ts = ts
         if self.checkpoints is not None:
             self.checkpoints.observe(adapter, ts, events)
         for ev in events:
@@ -280,6 +297,10 @@ class LakeExport:
             dirs.add(part.final.parent)
         for d in dirs:
             fsync_dir(d)
+        if self._norm is not None:
+            from alphapulse_cli.compact import carry
+
+            carry.save(self.lake, Path(self.source), self._norm, self._last_ts)
         return {
             "dir": str(self.lake),
             "rows": dict(self.counts),

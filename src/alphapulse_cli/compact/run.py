@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact import index as idx
 from alphapulse_cli.compact import lake as lk
@@ -34,6 +34,9 @@ from alphapulse_cli.compact.compress import (
 from alphapulse_cli.compact.lock import DirLock
 from alphapulse_cli.compact.scan import ClosedLog, remove_debris, scan
 from alphapulse_cli.errors import AlphapulseError, DataError, UsageError, VerifyError
+
+if TYPE_CHECKING:
+    from alphapulse_cli.core.derive import Normalizer
 
 FLUSH_S = 1.0
 ZST = ".zst"
@@ -131,7 +134,7 @@ class _Run:
     def profile(self, path: Path, export: lk.LakeExport | None) -> dict[str, Any]:
         """The index entry's profile; with --recheck, the counters derived again are
         compared with the ones the log carries, and a difference is reported."""
-        prof = idx.profile(path, export.handle if export else None, recheck=self.req.recheck)
+        prof = idx.profile(*_profile_args(path, export), recheck=self.req.recheck)
         if self.req.recheck:
             written = idx.written_profile(path)
             if written is not None and (
@@ -263,7 +266,7 @@ class _Run:
         check_zst(zst, entry["raw_bytes"], entry["sha256"])
         export = lk.LakeExport(self.lake, entry["sha256"], str(zst), self.req.checkpoint_every_ns)
         try:
-            idx.profile(zst, export.handle)
+            idx.profile(zst, export.handle, export.normalizer())
             info = export.commit()
         except BaseException:
             export.discard()
@@ -436,6 +439,14 @@ class _Background:
         return self._out
 
 
+def _profile_args(
+    source: Path, export: lk.LakeExport | None
+) -> tuple[Path, idx.EventHook | None, Normalizer | None]:
+    if export is None:
+        return source, None, None
+    return source, export.handle, export.normalizer()
+
+
 def _size(p: Path) -> int:
     try:
         return p.stat().st_size
@@ -449,7 +460,9 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
     rep = rep or Reporter()
     root = req.data_dir
     if not root.is_dir():
-        raise UsageError(f"{root}: not a directory; pass the data directory collect writes to")
+        # A missing input is bad data (exit 3) in every command, as in replay and query.
+        problem = "not a directory" if root.exists() else "no such directory"
+        raise DataError(f"{root}: {problem}; pass the data directory collect writes to")
     if not 1 <= req.level <= 22:
         raise UsageError(f"--level: {req.level} is not a zstd level from 1 to 22")
     if req.threads < 0:

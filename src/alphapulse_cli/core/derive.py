@@ -76,6 +76,9 @@ class Normalizer:
         self.adapters: dict[int, Adapter | None] = {}
         self.last_adapter: Adapter | None = None
         self._shared_ids: dict[str, TradeIds] = {}
+        # With a symbol filter, every symbol met (kept or not): a --symbol that never
+        # occurs is worth a word, and what the inputs do hold is the hint.
+        self.seen_symbols: set[str] = set()
 
     def adapter_for(self, tag: int) -> Adapter | None:
         key = tag & 0xFFF
@@ -111,8 +114,15 @@ class Normalizer:
             return []
         wanted = self.symbols
         if wanted is not None and events:
+            self.seen_symbols.update(e["symbol"] for e in events)
             events = [e for e in events if e["symbol"] is None or e["symbol"] in wanted]
         return events
+
+    def missing_symbols(self) -> list[str]:
+        """The filter's symbols that no event carried."""
+        if self.symbols is None:
+            return []
+        return sorted(self.symbols - self.seen_symbols)
 
     @property
     def stats(self) -> dict[str, dict[str, int]]:
@@ -186,7 +196,8 @@ def iter_book_lines(
     batch: int = 256,
 ) -> Iterator[bytes]:
     """After each book-changing message, the book's top `depth` levels per side as
-    {"exchange","symbol","ts_local","bids","asks"} JSON lines, best first. Books that are
+    {"type": "book","exchange","symbol","ts_local","bids","asks"} JSON lines, best first
+    (`type` first, as in the events). Books that are
     not valid (awaiting a snapshot after a mismatch or disconnect) are left out."""
     norm = normalizer if normalizer is not None else Normalizer(symbols)
     encode_lines = _LineEncoder()
@@ -210,6 +221,7 @@ def iter_book_lines(
             bids, asks = adapter.books[sym].top(depth)
             pending.append(
                 {
+                    "type": "book",
                     "exchange": adapter.venue,
                     "symbol": sym,
                     "ts_local": ts,

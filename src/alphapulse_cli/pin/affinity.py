@@ -74,8 +74,10 @@ def isolated_cpus() -> set[int] | None:
     return _sysfs_list("isolated")
 
 
-def check_cpus(cpus: set[int]) -> tuple[set[int], list[str]]:
-    """(the CPUs that exist, warnings). UsageError when none of them exists."""
+def check_cpus(cpus: set[int], isolation: bool = False) -> tuple[set[int], list[str]]:
+    """(the CPUs that exist, warnings). UsageError when none of them exists. CPUs the
+    kernel has not isolated are named only with `isolation` (pin -v): on most machines
+    no CPU is isolated, and a note on every call would be noise."""
     warnings: list[str] = []
     online = online_cpus()
     missing = cpus - online
@@ -90,7 +92,7 @@ def check_cpus(cpus: set[int]) -> tuple[set[int], list[str]]:
             f"CPU {format_cpu_list(missing)} does not exist (online: {format_cpu_list(online)}); "
             f"using {format_cpu_list(usable)}"
         )
-    isolated = isolated_cpus()
+    isolated = isolated_cpus() if isolation else None
     if isolated is not None:
         shared = usable - isolated
         if shared:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from alphapulse_cli.errors import (
     Incomplete,
+    ProtocolError,
     RedisAuthError,
     RedisCommandError,
     RedisUnavailable,
@@ -45,6 +46,17 @@ def describe_os_error(target: RedisTarget, exc: BaseException) -> str:
     else:
         why = str(exc) or type(exc).__name__
     return target.redact(f"{_where(target)}: {why}")
+
+
+def not_redis(target: RedisTarget, exc: ProtocolError) -> RedisUnavailable:
+    """What reaches the user when the URL leads to something that answers, but not in RESP
+    (an HTTP server, another service's port): an unreachable Redis, not a crash."""
+    return RedisUnavailable(
+        target.redact(
+            f"{_where(target)}: the server there does not speak Redis ({exc}); "
+            "check the host and port in the URL"
+        )
+    )
 
 
 def with_hint(message: str) -> str:
@@ -135,7 +147,10 @@ class SyncConnection:
 
     def read_reply(self, timeout: float | None = None) -> Any:
         while True:
-            ok, value = self._reader.get()
+            try:
+                ok, value = self._reader.get()
+            except ProtocolError as exc:
+                raise not_redis(self.target, exc) from None
             if ok:
                 return value
             self._reader.feed(self._recv(timeout if timeout is not None else self.timeout))
@@ -165,6 +180,8 @@ class SyncConnection:
                     result = parse(p)
                 except Incomplete:
                     pass
+                except ProtocolError as exc:
+                    raise not_redis(self.target, exc) from None
                 else:
                     if not p.consumed_all:
                         raise RedisUnavailable(
@@ -249,7 +266,10 @@ class AsyncConnection:
     async def read_replies(self, n: int) -> list[Any]:
         out: list[Any] = []
         while len(out) < n:
-            ok, value = self.replies.get()
+            try:
+                ok, value = self.replies.get()
+            except ProtocolError as exc:
+                raise not_redis(self.target, exc) from None
             if ok:
                 out.append(value)
             else:

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from alphapulse_cli.errors import AlphapulseError, RedisAuthError, RespError
+from alphapulse_cli.errors import AlphapulseError, ProtocolError, RedisAuthError, RespError
 from alphapulse_cli.redis_streams.conn import AsyncConnection
 from alphapulse_cli.redis_streams.entries import Encoder, Level
 from alphapulse_cli.redis_streams.url import parse_url, resolve_url
@@ -269,10 +269,13 @@ class RedisPublisher:
     async def _pause(self, seconds: float) -> None:
         assert self._work is not None
         self._work.clear()
+        # Not wait_for: on Python < 3.12 a cancel that lands as the event is set (close()
+        # wakes the task, then cancels it) is swallowed, and the task outlives close().
+        waiter = asyncio.ensure_future(self._work.wait())
         try:
-            await asyncio.wait_for(self._work.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def _connect(self) -> bool:
         try:
@@ -319,7 +322,13 @@ class RedisPublisher:
                 continue
             try:
                 rejected_all = await self._send_batch()
-            except (AlphapulseError, OSError, asyncio.TimeoutError, ValueError) as exc:
+            except (
+                AlphapulseError,
+                ProtocolError,
+                OSError,
+                asyncio.TimeoutError,
+                ValueError,
+            ) as exc:
                 self._note_error(self.target.redact(str(exc)) or type(exc).__name__)
                 self._lose_in_flight()
                 self._disconnect()

@@ -61,6 +61,9 @@ class ReplayRequest:
     tail: str = "raise"
     # Set by the caller: with sinks, events go to them and nothing is written to the output.
     sinks: list[EventSink] = field(default_factory=list)
+    # Set by run_replay: what the user should hear about an empty result (no data is not
+    # an error, but silence about it is a trap).
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_options(
@@ -202,4 +205,23 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
         out.flush()
     if normalizer is not None:
         out_stats.integrity = normalizer.stats
+    req.warnings = _empty_result_warnings(req, out_stats.records, normalizer)
     return out_stats.to_json(read_stats)
+
+
+def _empty_result_warnings(req: ReplayRequest, records: int, normalizer: Any | None) -> list[str]:
+    if records == 0:
+        where = " ".join(req.inputs)
+        if req.selection.everything:
+            return [f"{where}: no records: nothing to replay"]
+        return [f"{where}: no record matches --from/--to/--exchange/--kind"]
+    if normalizer is None or req.count is not None:
+        return []  # --count may stop before a wanted symbol's first event
+    missing = normalizer.missing_symbols()
+    if not missing:
+        return []
+    held = ", ".join(sorted(s for s in normalizer.seen_symbols if s is not None)) or "none"
+    return [
+        f"--symbol {', '.join(missing)}: never occurs in the inputs (symbols there: {held}); "
+        "symbols are BASE-QUOTE, like BTC-USD"
+    ]

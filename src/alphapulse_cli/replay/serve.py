@@ -3,7 +3,8 @@
 A client connects as if to the exchange. It is sent the venue's greeting (the inbound frames
 recorded before the first subscribe), then, after its own first message or a grace period,
 every later inbound frame of that venue, byte-identical and in log order, paced by `speed`
-(None: as fast as the client reads), and finally a close with code 1000. The server itself
+(None: as fast as the client reads), and finally a close with code 4000 "end of log"
+(wslog.format.END_OF_LOG_CLOSE_*, a code no venue sends: `collect` ends there). The server itself
 only answers Kraken's application pings (v2 `{"method":"ping"}`, v1 `{"event":"ping"}`) with
 the venue's pong shape; everything else it sends is from the log. Protocol pings are answered
 by the `websockets` library.
@@ -34,6 +35,7 @@ from alphapulse_cli.errors import AlphapulseError, UpstreamError, UsageError
 from alphapulse_cli.replay.merge import Selection, merge, open_inputs, select
 from alphapulse_cli.replay.serve_feed import Batch, End, Feed, Gate
 from alphapulse_cli.venues_table import VENUE_IDS, venue_name
+from alphapulse_cli.wslog.format import END_OF_LOG_CLOSE_CODE, END_OF_LOG_CLOSE_REASON
 from alphapulse_cli.wslog.reader import ReadStats, Record
 
 if TYPE_CHECKING:
@@ -366,8 +368,8 @@ class ReplayServer:
                         self._fail(item.error)
                         await ws.close(1011, "cannot read the log")
                         return f"log error: {item.error}"
-                    await ws.close(1000, "end of log")
-                    return "end of log (1000)"
+                    await ws.close(END_OF_LOG_CLOSE_CODE, END_OF_LOG_CLOSE_REASON)
+                    return f"{END_OF_LOG_CLOSE_REASON} ({END_OF_LOG_CLOSE_CODE})"
                 elif pacer.speed is None:
                     ws.transport.write(b"".join(item.parts))
                     st.frames += len(item.ts)
@@ -451,14 +453,20 @@ def run_serve(
     if req.once_only and req.keep_serving:
         raise UsageError("--keep-serving needs files: stdin can be read by one client only")
     server = ReplayServer(req, say)
+    got: list[str] = []
 
     async def main() -> None:
         import signal
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            got.append(sig.name)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await server.run(stop, on_listening)
 
     try:
@@ -467,4 +475,6 @@ def run_serve(
         asyncio.run(main())
     else:
         uvloop.run(main())
-    return server.summary()
+    summary = server.summary()
+    summary["signal"] = got[0] if got else None
+    return summary

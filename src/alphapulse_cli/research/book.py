@@ -84,7 +84,7 @@ def _from_raw(lake: Lake, symbol: str, venue: str, at: int, depth: int) -> dict[
         return None
     adapter = None
     changed: int | None = None
-    for ts, ad, events in iter_events(logs, symbol, venue, at):
+    for ts, ad, events in iter_events(logs, symbol, venue, at, lake.path):
         for ev in events:
             if ev["symbol"] == symbol and ev["type"] in ("book_snapshot", "book_update"):
                 adapter, changed = ad, ts

@@ -415,7 +415,7 @@ class Lake:
         cols: dict[str, list[Any]] = {c: [] for c in (*TRADE_COLUMNS, "rank")}
         newest = self._lake_end(files)
         logs = self._pending(venue, lo, hi)
-        for ts, _adapter, events in iter_events(logs, sym, venue, hi):
+        for ts, _adapter, events in iter_events(logs, sym, venue, hi, self.path):
             if lo is not None and ts < lo:
                 continue
             for ev in events:
@@ -499,7 +499,9 @@ class Lake:
         from alphapulse_cli.research.raw import iter_events
 
         cols: dict[str, list[Any]] = {c: [] for c in BOOK_UPDATE_COLUMNS}
-        for ts, _adapter, events in iter_events(self._pending(venue, lo, hi), sym, venue, hi):
+        # From the oldest pending log, not `lo`: a book's state starts at its snapshot.
+        logs = self._pending(venue, None, hi)
+        for ts, _adapter, events in iter_events(logs, sym, venue, hi, self.path):
             if lo is not None and ts < lo:
                 continue
             for ev in events:

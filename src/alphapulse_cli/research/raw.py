@@ -71,11 +71,17 @@ def overlapping(
 
 
 def iter_events(
-    logs: list[RawLog], symbol: str, venue: str | None, end_ns: int | None
+    logs: list[RawLog],
+    symbol: str,
+    venue: str | None,
+    end_ns: int | None,
+    lake: Path | None = None,
 ) -> Iterator[tuple[int, Any, list[dict[str, Any]]]]:
     """(receive ns, adapter, events) for `symbol` from the logs merged by time, through one
     Normalizer, so a book continues across hourly files; stops after `end_ns`. A live file
-    is read to its last complete record."""
+    is read to its last complete record. When a venue's first log continues a connection
+    whose older logs are in `lake`, the state they left there is loaded first."""
+    from alphapulse_cli.compact import carry
     from alphapulse_cli.core.derive import Normalizer
     from alphapulse_cli.replay.merge import merge
     from alphapulse_cli.wslog.reader import ReadStats, iter_records
@@ -85,6 +91,12 @@ def iter_events(
     stats = ReadStats()
     records = merge([iter_records(r.path, tail="stop", stats=stats) for r in logs])
     norm = Normalizer([symbol])
+    if lake is not None:
+        firsts: dict[str | None, RawLog] = {}
+        for r in logs:
+            firsts.setdefault(r.venue, r)
+        for r in firsts.values():
+            carry.prime(lake, r.path, norm)
     process = norm.process
     vid = VENUE_IDS.get(venue) if venue else None
     for ts, tag, payload in records:

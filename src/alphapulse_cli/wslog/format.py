@@ -25,6 +25,11 @@ HEADER_SIZE = HEADER.size  # 14
 MAGIC_AS_TS: int = struct.unpack("<Q", MAGIC)[0]
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_MESSAGE_LEN = 1 << 30
+# How `replay --serve` closes a connection after the last recorded frame: a code from the
+# private range (RFC 6455 §7.4.2) that no venue sends, so `collect` can tell a served log
+# that ended from a venue that closed on it, and end the capture instead of reconnecting.
+END_OF_LOG_CLOSE_CODE = 4000
+END_OF_LOG_CLOSE_REASON = "end of log"
 
 
 class Kind(enum.IntEnum):
