@@ -46,8 +46,8 @@ SUMMARIES: dict[str, str] = {
         "cross-process latency p50/p99/p999."
     ),
     "compact": (
-        "compact: MB/s and ratio vs `zstd` (same level, same file, same run), Parquet rows/s, "
-        "DuckDB range-query ms."
+        "compact: MB/s vs `zstd` (same files, same run), also for a whole `compact DATA_DIR` run, "
+        "with a lake vs replay events; Parquet rows/s, DuckDB range-query ms."
     ),
     "e2e": "Zero loss, highest sustained rate, receive-to-written latency and RSS of collect.",
     "serve": "Frames/s from `replay --serve` to a websockets client and to a raw socket reader.",

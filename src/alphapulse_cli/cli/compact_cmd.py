@@ -48,6 +48,12 @@ def command(
         "--verify",
         help="Only recheck every indexed file against index.json; exit 3 on any mismatch.",
     ),
+    recheck: bool = typer.Option(
+        False,
+        "--recheck",
+        help="Derive the index's integrity counters through the adapters even when the log "
+        "carries the ones collect counted (its summary events); warn where they differ.",
+    ),
     keep_raw: Optional[str] = typer.Option(
         None,
         "--keep-raw",
@@ -113,6 +119,7 @@ def command(
         lake=Path(parquet) if parquet and not parquet.startswith("s3://") else None,
         lake_url=parquet if parquet and parquet.startswith("s3://") else None,
         verify=verify,
+        recheck=recheck,
         keep_raw_ns=parse_duration_ns(keep_raw, "--keep-raw", "d") if keep_raw else None,
         checkpoint_every_ns=parse_duration_ns(checkpoint_every, "--checkpoint-every"),
         archive=archive,

@@ -2,7 +2,8 @@
 
 For each closed log X.wslog:  compress to a temporary name, fsync, rename to X.wslog.zst,
 fsync the directory, decompress and compare with the original (compress.py); export its
-events to the lake (renamed into place); write its entry to index.json (atomically); only
+events to the lake (renamed into place, after that check; with a lake the compression runs
+on a thread while the events are parsed); write its entry to index.json (atomically); only
 then unlink X.wslog. A kill at any instant leaves either the original (with perhaps a .zst or lake
 files that the rerun rewrites under the same names) or the indexed .zst; temporary files
 carry TMP_PREFIX and the next run, holding the directory lock, deletes them.
@@ -13,6 +14,7 @@ that records them, so many small logs do not cost an index rewrite each.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact import index as idx
 from alphapulse_cli.compact import lake as lk
-from alphapulse_cli.compact.compress import DEFAULT_LEVEL, check_zst, compress_fd, hash_zst
+from alphapulse_cli.compact.compress import (
+    DEFAULT_LEVEL,
+    Compressed,
+    check_zst,
+    compress_fd,
+    content_sha256,
+    hash_zst,
+)
 from alphapulse_cli.compact.lock import DirLock
 from alphapulse_cli.compact.scan import ClosedLog, remove_debris, scan
 from alphapulse_cli.errors import AlphapulseError, DataError, UsageError, VerifyError
@@ -42,6 +51,7 @@ class CompactRequest:
     wait: bool = True
     lake: Path | None = None
     verify: bool = False
+    recheck: bool = False
     keep_raw_ns: int | None = None
     checkpoint_every_ns: int = lk.DEFAULT_CHECKPOINT_EVERY_NS
     lake_url: str | None = None  # s3://BUCKET/PREFIX: `lake` becomes its staging copy
@@ -128,20 +138,52 @@ class _Run:
             return None
         return lk.LakeExport(self.lake, key, str(source), self.req.checkpoint_every_ns)
 
+    def profile(self, path: Path, export: lk.LakeExport | None) -> dict[str, Any]:
+        """The index entry's profile; with --recheck, the counters derived again are
+        compared with the ones the log carries, and a difference is reported."""
+        prof = idx.profile(*_profile_args(path, export), recheck=self.req.recheck)
+        if self.req.recheck:
+            written = idx.written_profile(path)
+            if written is not None and (
+                written["integrity"] != prof["integrity"] or written["symbols"] != prof["symbols"]
+            ):
+                self.rep.warn(
+                    f"{path}: the counters collect wrote ({written['integrity']}) differ from "
+                    f"the ones derived again ({prof['integrity']}); the index keeps the derived"
+                )
+        return prof
+
     def compress_one(self, log: ClosedLog) -> None:
         src = log.path
         dest = src.with_name(src.name + ZST)
+        level, threads = self.req.level, self.req.threads
+        export = None
+        background = None
+        if self.lake is None:
+            try:
+                c = compress_fd(log.fd, str(src), dest, level=level, threads=threads)
+            except VerifyError:
+                # Written and renamed, but it does not decompress to the original: remove it.
+                if self.rel(dest) not in self.entries:
+                    dest.unlink(missing_ok=True)
+                raise
+        else:
+            # The export parses every frame, which takes far longer than compressing: the
+            # compression runs on a thread meanwhile (libzstd and hashlib release the GIL).
+            # Lake files are named by the content's sha256, so that is taken first.
+            sha = content_sha256(log.fd, str(src))
+            export = self._export(sha, src)
+            background = _Background(
+                lambda: compress_fd(log.fd, str(src), dest, level=level, threads=threads)
+            )
         try:
-            c = compress_fd(log.fd, str(src), dest, level=self.req.level, threads=self.req.threads)
-        except VerifyError:
-            # Written and renamed, but it does not decompress to the original: remove it.
-            if self.rel(dest) not in self.entries:
-                dest.unlink(missing_ok=True)
-            raise
-        export = self._export(c.sha256, src)
-        try:
-            # The original is read again, not the .zst: compress_fd has shown they are equal.
-            prof = idx.profile(*_profile_args(src, export))
+            # The original is read, not the .zst: compress_fd shows (or is showing) they are
+            # equal, and the index waits for it.
+            prof = self.profile(src, export)
+            if background is not None:
+                c = background.result()
+                if c.sha256 != sha:
+                    raise VerifyError(f"{src}: changed while it was compacted; left as it is")
             if prof["records"] != c.records:
                 raise DataError(
                     f"{src}: the record walk found {c.records} records, the reader "
@@ -149,6 +191,8 @@ class _Run:
                 )
             lake_info = export.commit() if export else None
         except BaseException:
+            if background is not None:
+                background.wait()  # nothing may still be writing dest when it is removed
             if export:
                 export.discard()
             if self.rel(dest) not in self.entries:
@@ -210,7 +254,7 @@ class _Run:
         raw, sha = hash_zst(zst)
         export = self._export(sha, zst)
         try:
-            prof = idx.profile(*_profile_args(zst, export))
+            prof = self.profile(zst, export)
             lake_info = export.commit() if export else None
         except BaseException:
             if export:
@@ -407,6 +451,33 @@ class _Run:
             if self.rel(z) not in entries:
                 self.rep.note(f"{z}: not in the index yet (the next compact indexes it)")
         return self.sum
+
+
+class _Background:
+    """One call on thread `compact-compress`; `result()` joins it and returns or raises what
+    the call did."""
+
+    def __init__(self, fn: Callable[[], Compressed]) -> None:
+        self._out: Compressed | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="compact-compress")
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Compressed]) -> None:
+        try:
+            self._out = fn()
+        except BaseException as exc:
+            self._err = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Compressed:
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._out is not None
+        return self._out
 
 
 def _profile_args(
