@@ -253,8 +253,13 @@ none
 .PP
 Session events (kind 2) are JSON objects with an "event" key: connect (with "url"),
 disconnect (with "reason"), resync, continue (a connection carried over into a rotated file,
-with its "url"), and end. A clean close writes an end event last, so a reader can tell a
-finished log from a writer that died.
+with its "url"), summary, and end. A clean close writes an end event last, so a reader can
+tell a finished log from a writer that died. Just before it, collect writes one summary per
+connection: what it counted in the records of that file, {{"event":"summary","in":N,
+"integrity":{{"trades":..,"book_updates":..,"checksum_ok":..,"checksum_mismatch":..,"gaps":..,
+"resyncs":..,"malformed":..}},"symbols":[..]}} ("in": the connection's inbound frames in the
+file), so that compact(1) indexes the file without parsing it again. Readers that do not
+know an event skip it; a summary changes no book and emits no normalized event.
 .SH FILES
 .PP
 Collectors rotate hourly into DIR/<venue>/YYYYMMDD_HH.wslog (a numbered sibling

@@ -13,7 +13,8 @@ Exception tree::
     │   ├── RedisUnavailable                 cannot reach Redis, or the connection broke
     │   ├── RedisAuthError                   Redis refused our credentials
     │   ├── RedisCommandError                Redis answered a command with an error
-    │   └── RedisClusterError                a Redis Cluster leaves hash slots uncovered
+    │   ├── RedisClusterError                a Redis Cluster leaves hash slots uncovered
+    │   └── ObjectStoreError                 S3 unreachable, credentials refused, no such bucket
     └── ResourceBusyError           exit 1   a lock held by another live process
 
 Signals between library layers, caught where they are raised and never let out of a command
@@ -115,6 +116,10 @@ class RedisCommandError(UpstreamError):
 
 class RedisClusterError(UpstreamError):
     """A Redis Cluster leaves hash slots uncovered (the message names them)."""
+
+
+class ObjectStoreError(UpstreamError):
+    """An S3 store that cannot be reached, refuses our credentials, or lacks the bucket."""
 
 
 class ResourceBusyError(AlphapulseError):

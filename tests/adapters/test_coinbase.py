@@ -408,3 +408,78 @@ def test_advanced_messages_we_do_not_use_are_ignored(cb, name):
 def test_advanced_connect_url_sets_the_protocol(cb):
     cb.feed_session({"event": "connect", "url": "wss://advanced-trade-ws.coinbase.com"}, TS)
     assert cb.protocol == "advanced"
+
+
+def adv(channel: str, seq: int, events: list[dict]) -> bytes:
+    return compact(
+        {
+            "channel": channel,
+            "client_id": "",
+            "timestamp": "2026-04-07T14:30:01.456789Z",
+            "sequence_num": seq,
+            "events": events,
+        }
+    )
+
+
+def adv_book(seq: int, kind: str, *levels: tuple[str, str, str], product: str = "BTC-USD"):
+    updates = [
+        {"side": side, "event_time": "2026-04-07T14:30:01Z", "price_level": p, "new_quantity": q}
+        for side, p, q in levels
+    ]
+    return adv("l2_data", seq, [{"type": kind, "product_id": product, "updates": updates}])
+
+
+def adv_trades(seq: int, kind: str, *ids: str) -> bytes:
+    trades = [
+        {
+            "trade_id": tid,
+            "product_id": "BTC-USD",
+            "price": "100.5",
+            "size": "0.1",
+            "side": "SELL",
+            "time": "2026-04-07T14:30:01.1Z",
+        }
+        for tid in ids
+    ]
+    return adv("market_trades", seq, [{"type": kind, "trades": trades}])
+
+
+def test_advanced_skipped_sequence_num_is_a_gap_and_books_wait_for_snapshots(cb):
+    cb.feed_session({"event": "connect", "url": "wss://advanced-trade-ws.coinbase.com"}, TS)
+    cb.feed(adv_book(0, "snapshot", ("bid", "100", "1"), ("offer", "101", "1")), TS)
+    cb.feed(adv_book(1, "snapshot", ("bid", "10", "1"), product="ETH-USD"), TS)
+    cb.feed(adv_trades(2, "update", "7"), TS)  # the counter spans channels and products
+    assert cb.stats["gaps"] == 0 and cb.book_valid("BTC-USD")
+    (gap,) = cb.feed(adv("heartbeats", 6, [{"heartbeat_counter": 9}]), TS)
+    assert (gap["type"], gap["symbol"], gap["source"]) == ("gap", None, "sequence_num")
+    assert (gap["expected"], gap["got"], gap["missing"]) == (3, 6, 3)
+    assert cb.stats["gaps"] == 1
+    assert not cb.book_valid("BTC-USD") and not cb.book_valid("ETH-USD")
+    assert cb.feed(adv_book(7, "update", ("bid", "100", "2")), TS) == []  # dropped quietly
+    # A fresh snapshot replaces the book: the levels it does not list are gone.
+    (snap,) = cb.feed(adv_book(8, "snapshot", ("bid", "99", "3")), TS)
+    assert snap["type"] == "book_snapshot" and cb.book_valid("BTC-USD")
+    assert cb.books["BTC-USD"].top(5) == ([["99", "3"]], [])
+    assert not cb.book_valid("ETH-USD")
+    (upd,) = cb.feed(adv_book(9, "update", ("offer", "102", "1")), TS)
+    assert upd["type"] == "book_update" and cb.stats["gaps"] == 1
+
+
+def test_advanced_repeated_or_constant_sequence_num_is_no_gap(cb):
+    for seq in (0, 0, 1, 1, 0, 2):
+        cb.feed(adv("heartbeats", seq, [{"heartbeat_counter": 1}]), TS)
+    assert cb.stats["gaps"] == 0
+    # A new connection numbers from scratch.
+    cb.feed_session({"event": "connect", "url": "wss://advanced-trade-ws.coinbase.com"}, TS)
+    assert cb.feed(adv("heartbeats", 0, [{"heartbeat_counter": 1}]), TS) == []
+    assert cb.stats["gaps"] == 0
+
+
+def test_advanced_trade_snapshot_after_a_gap_emits_only_new_trades(cb):
+    assert len(cb.feed(adv_trades(0, "snapshot", "1", "2"), TS)) == 2
+    assert len(cb.feed(adv_trades(1, "update", "3"), TS)) == 1
+    got = cb.feed(adv_trades(5, "snapshot", "2", "3", "4", "5"), TS)  # the resubscribe's
+    assert types(got) == ["gap", "trade", "trade"]
+    assert [t["trade_id"] for t in got[1:]] == ["4", "5"]
+    assert cb.stats["trades"] == 5

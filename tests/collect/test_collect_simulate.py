@@ -114,7 +114,6 @@ def test_every_symbol_refused_exits_4_like_the_venue(tmp_path):
         (["kraken", "--simulate", "--url", "ws://127.0.0.1:9/v2"], "--simulate and --url"),
         (["kraken", "--drop-after", "5", "--skip", "3"], "--drop-after and --skip need --simulate"),
         (["kraken", "--rate", "100"], "--rate needs --simulate"),
-        (["coinbase", "--simulate", "--protocol", "advanced"], "Advanced Trade"),
         (["coinbase", "--simulate", "--corrupt-checksum", "3"], "no checksum"),
     ],
 )

@@ -79,6 +79,28 @@ def test_rotation_is_hourly_and_carries_connect(tmp_path):
     assert r2[1][2] == b"b"
 
 
+def test_each_file_closes_with_the_summaries_on_close_gives(tmp_path):
+    h = 1_767_225_600_000_000_000
+    closed: list[int] = []
+
+    def summaries() -> list[tuple[int, dict]]:
+        closed.append(len(closed))
+        return [(1, {"event": "summary", "file": len(closed)})]
+
+    rw = RotatingWriter(tmp_path, "kraken", on_close=summaries)
+    rw.write(h + 2, make_tag(2, Kind.IN, 1), b"a")
+    rw.write(h + HOUR_NS + 5, make_tag(2, Kind.IN, 1), b"b")
+    rw.close(ts_ns=h + HOUR_NS + 6)
+    for n, path in enumerate(rw.files, 1):
+        recs = list(iter_records(path))
+        assert [json.loads(r[2]) for r in recs[-2:]] == [
+            {"event": "summary", "file": n},
+            {"event": "end"},
+        ]
+        assert recs[-2][1] == make_tag(2, Kind.EVENT, 1)
+    assert len(closed) == 2
+
+
 def test_restart_within_the_hour_gets_a_sibling_file(tmp_path):
     h = 1_767_225_600_000_000_000
     a = RotatingWriter(tmp_path, "coinbase")

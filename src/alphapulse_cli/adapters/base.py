@@ -13,7 +13,9 @@ the outbox. Events are dicts; every one starts with the same six keys
     book_snapshot      bids, asks: every level, [price, size] wire text, as sent
     book_update        bids, asks: the changed levels (size "0..." removes), as sent
     gap                expected (first missing trade id), got, missing (count),
-                       source ("trade_id" or "heartbeat")
+                       source ("trade_id", "heartbeat", or "sequence_num": an
+                       Advanced Trade connection lost messages; no symbol, every
+                       book of the connection waits for its next snapshot)
     checksum_mismatch  expected (the venue's), computed (ours)
     resync             reason (the book waits for a new snapshot)
     connect            url, protocol;  disconnect: reason

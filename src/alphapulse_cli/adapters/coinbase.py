@@ -5,6 +5,12 @@ Integrity on Coinbase is trade-id continuity per product (the matches channel ca
 messages) checked against heartbeat `last_trade_id`; books carry no sequence or checksum,
 so a book is trusted from its snapshot until the connection ends. The wire `side` of a
 match is the MAKER's: the aggressor is the opposite side.
+
+Advanced Trade numbers every message of a connection, across channels and products, with
+`sequence_num`. A number beyond the next one means messages were lost: a `gap` event
+(source `sequence_num`, no symbol), and every book of the connection waits for a fresh
+snapshot (collect resubscribes level2 and market_trades). A number not beyond the last
+(a repeat, or the docs' constant 0) is no gap.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class CoinbaseAdapter(Adapter):
         # Updated in place: the compiled path holds this very dict.
         self._live: dict[str, tuple[str, L2Book]] = {}
         self._adv_seen: dict[str, dict[str, None]] = {}
+        self._adv_seq: int | None = None  # the connection's last Advanced Trade sequence_num
         if speedups is None:
             speedups = not os.environ.get(SPEEDUPS_ENV)
         self._attach_fast(speedups)
@@ -132,6 +139,7 @@ class CoinbaseAdapter(Adapter):
 
     def _on_connect(self, url: str | None) -> None:
         super()._on_connect(url)
+        self._adv_seq = None  # numbering starts again with each connection
         self.protocol = "advanced" if url and "advanced-trade" in url else "exchange"
 
     def _normalize(self, symbol: str) -> str | None:
@@ -362,13 +370,20 @@ class CoinbaseAdapter(Adapter):
 
     # ---- Advanced Trade --------------------------------------------------------------------
     def _advanced(self, obj: dict[str, Any], channel: str, ts_local: int) -> list[Event]:
+        out: list[Event] = []
+        seq = obj.get("sequence_num")
+        if type(seq) is int:
+            last = self._adv_seq
+            if last is None or seq > last:
+                self._adv_seq = seq
+                if last is not None and seq > last + 1:
+                    out.append(self._sequence_gap(last + 1, seq, ts_local))
         events = obj.get("events")
         if channel not in ("l2_data", "market_trades"):
-            return []
+            return out
         if not isinstance(events, list):
             raise Malformed(f"{channel} without an events list")
         ts_msg = rfc3339_to_ns(obj.get("timestamp"))
-        out: list[Event] = []
         for ev in events:
             if not isinstance(ev, dict):
                 raise Malformed(f"{channel} event is not an object")
@@ -379,6 +394,19 @@ class CoinbaseAdapter(Adapter):
             else:
                 self._adv_trades(ev, ts_local, out)
         return out
+
+    def _sequence_gap(self, expected: int, got: int, ts_local: int) -> Event:
+        """Messages of this connection were lost: no book of it can be trusted until its
+        next snapshot."""
+        self.stats["gaps"] += 1
+        self._stale.update(self.books)
+        self._validity_changed()
+        ev = self._event("gap", None, None, None, ts_local)
+        ev["expected"] = expected
+        ev["got"] = got
+        ev["missing"] = got - expected
+        ev["source"] = "sequence_num"
+        return ev
 
     def _adv_book(self, ev: dict[str, Any], ts_msg: int | None, ts_local: int) -> Event | None:
         pid = ev.get("product_id")

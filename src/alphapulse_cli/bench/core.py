@@ -120,3 +120,30 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return float("nan")
     k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[k]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(proc: Any, port: int, what: str, timeout: float = 10.0) -> None:
+    """Wait until the server `proc` started accepts connections on `port`; AlphapulseError
+    naming `what` if it exits or does not within `timeout` seconds."""
+    import socket
+
+    from alphapulse_cli.errors import AlphapulseError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AlphapulseError(f"bench: {what} did not start") from None
+            time.sleep(0.05)

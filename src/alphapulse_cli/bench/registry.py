@@ -19,6 +19,7 @@ SUITES: dict[str, str] = {
     "startup": "alphapulse_cli.bench.suites.startup:suite",
     "query": "alphapulse_cli.bench.suites.query:suite",
     "dashboard": "alphapulse_cli.bench.suites.dashboard:suite",
+    "archive": "alphapulse_cli.bench.suites.archive:suite",
 }
 
 # The first paragraph of each suite function's docstring, whole sentences on one line, so
@@ -46,8 +47,8 @@ SUMMARIES: dict[str, str] = {
         "cross-process latency p50/p99/p999."
     ),
     "compact": (
-        "compact: MB/s and ratio vs `zstd` (same level, same file, same run), Parquet rows/s, "
-        "DuckDB range-query ms."
+        "compact: MB/s vs `zstd` (same files, same run), also for a whole `compact DATA_DIR` run, "
+        "with a lake vs replay events; Parquet rows/s, DuckDB range-query ms."
     ),
     "e2e": "Zero loss, highest sustained rate, receive-to-written latency and RSS of collect.",
     "serve": "Frames/s from `replay --serve` to a websockets client and to a raw socket reader.",
@@ -65,6 +66,7 @@ SUMMARIES: dict[str, str] = {
     "dashboard": (
         "Dashboard CPU, RSS and updates/s with collect at 10k msg/s; collect's p99 with/without."
     ),
+    "archive": "Archive MB/s to a loopback S3 (moto) with verification vs pyarrow.fs.copy_files.",
 }
 
 

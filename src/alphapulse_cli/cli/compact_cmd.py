@@ -27,11 +27,13 @@ def command(
     no_wait: bool = typer.Option(
         False, "--no-wait", help="If another compact holds the directory, exit 1 at once."
     ),
-    parquet: Optional[Path] = typer.Option(
+    parquet: Optional[str] = typer.Option(
         None,
         "--parquet",
         metavar="LAKE_DIR",
-        help="Also export trades and book updates to a Parquet lake here.",
+        help="Also export trades and book updates to a Parquet lake here: a directory, or "
+        "s3://BUCKET/PREFIX (staged under DATA_DIR/.alphapulse-lake, then uploaded and "
+        "verified).",
     ),
     checkpoint_every: str = typer.Option(
         "60s",
@@ -46,12 +48,34 @@ def command(
         "--verify",
         help="Only recheck every indexed file against index.json; exit 3 on any mismatch.",
     ),
+    recheck: bool = typer.Option(
+        False,
+        "--recheck",
+        help="Derive the index's integrity counters through the adapters even when the log "
+        "carries the ones collect counted (its summary events); warn where they differ.",
+    ),
     keep_raw: Optional[str] = typer.Option(
         None,
         "--keep-raw",
         metavar="DURATION",
         help="Delete compressed logs whose last record is older than this (30d, 12h; a bare "
         "number is days), once verified and, with --parquet, exported.",
+    ),
+    archive: Optional[str] = typer.Option(
+        None,
+        "--archive",
+        metavar="S3_URL",
+        help="Move compressed logs older than --archive-after to s3://BUCKET/PREFIX (same "
+        "relative paths), each uploaded, read back and compared by size and sha256 before "
+        "the local file is deleted; index.json goes there too. Credentials and endpoint from "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL.",
+    ),
+    archive_after: str = typer.Option(
+        "7d",
+        "--archive-after",
+        metavar="DURATION",
+        help="With --archive: archive logs whose last record is older than this (a bare "
+        "number is days; 0 archives every compressed log).",
     ),
     stats: bool = typer.Option(
         False, "--stats", help="A one-line JSON summary on stderr at the end."
@@ -92,10 +116,14 @@ def command(
         threads=threads,
         dry_run=dry_run,
         wait=not no_wait,
-        lake=parquet,
+        lake=Path(parquet) if parquet and not parquet.startswith("s3://") else None,
+        lake_url=parquet if parquet and parquet.startswith("s3://") else None,
         verify=verify,
+        recheck=recheck,
         keep_raw_ns=parse_duration_ns(keep_raw, "--keep-raw", "d") if keep_raw else None,
         checkpoint_every_ns=parse_duration_ns(checkpoint_every, "--checkpoint-every"),
+        archive=archive,
+        archive_after_ns=parse_duration_ns(archive_after, "--archive-after", "d"),
     )
 
     def say(msg: str) -> None:
@@ -133,7 +161,8 @@ def command(
             say(
                 f"{summary['compressed']} compressed, {summary['raw_bytes']} -> "
                 f"{summary['compressed_bytes']} bytes{ratio}; {summary['indexed']} indexed, "
-                f"{summary['exported']} exported, {summary['deleted']} deleted, "
+                f"{summary['exported']} exported, {summary['archived']} archived, "
+                f"{summary['deleted']} deleted, "
                 f"{len(summary['skipped_live'])} live"
             )
 

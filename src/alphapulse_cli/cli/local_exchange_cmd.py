@@ -76,6 +76,12 @@ def command(
     refuse: Optional[list[str]] = fault_option("refuse"),
     faults_on: int = fault_option("faults_on"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the listening line on stderr."),
+    protocol: Optional[str] = typer.Option(
+        None,
+        "--protocol",
+        help="coinbase: exchange or advanced (Advanced Trade, on /advanced-trade), listed "
+        "first; both are served.",
+    ),
 ) -> Optional[int]:
     """Serve Coinbase Exchange or Kraken (v2 and v1) market data from a simulated market.
 
@@ -84,7 +90,9 @@ def command(
     message. The market is a seeded random walk of books and trades with exact decimal
     prices. Faults are placed by frame count or time, so a run is reproducible; frame counts
     include every frame sent on the connection (status, acks, data). The listening URLs go to
-    stderr, one line each; per-connection counts go to --stats-file.
+    stderr, one line each; per-connection counts go to --stats-file. Coinbase Advanced Trade
+    is served too, on /advanced-trade (--protocol advanced lists it first), its messages
+    numbered by sequence_num.
 
     Examples:
 
@@ -93,6 +101,8 @@ def command(
         alphapulse local-exchange coinbase --symbols BTC-USD,ETH-USD --skip 100 --drop-after 5000
 
         alphapulse local-exchange kraken --corrupt-checksum 50 --stats-file sent.json --duration 30
+
+        alphapulse local-exchange coinbase --protocol advanced --skip 40
     """
     import asyncio
 
@@ -105,6 +115,13 @@ def command(
 
         raise UsageError(f"unknown venue {venue!r}: expected one of {', '.join(VENUES)}")
     faults = faults_from(locals())
+    if protocol is not None and (venue, protocol) not in (
+        ("coinbase", "exchange"),
+        ("coinbase", "advanced"),
+    ):
+        from alphapulse_cli.errors import UsageError
+
+        raise UsageError(f"--protocol: {protocol!r}: coinbase takes exchange or advanced")
 
     def log(what: str, st: ConnStats) -> None:
         if what == "open":
@@ -147,6 +164,7 @@ def command(
         compression=compression,
         stats_file=stats_file,
         on_log=None if quiet else log,
+        protocol=protocol,
     )
 
     got: list[str] = []
@@ -164,7 +182,8 @@ def command(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig)
         async with exchange:
-            for name, url in exchange.urls.items():
+            urls = sorted(exchange.urls.items(), key=lambda kv: kv[1] != exchange.url)
+            for name, url in urls:
                 print(f"listening on {url} ({name})", file=sys.stderr, flush=True)
             try:
                 await asyncio.wait_for(stop.wait(), duration)

@@ -158,8 +158,9 @@ FAULT_OPTIONS: dict[str, tuple[Any, str, dict[str, Any]]] = {
         {
             "metavar": "N",
             "help": "Fault, repeatable: a gap. Coinbase: the N-th match is not sent (trade_id "
-            "jumps). Kraken: the first top-10 book update from the N-th on is not sent (the "
-            "next checksum fails).",
+            "jumps); Advanced Trade: the message numbered N is not sent (sequence_num jumps). "
+            "Kraken: the first top-10 book update from the N-th on is not sent (the next "
+            "checksum fails).",
         },
     ),
     "corrupt_checksum": (

@@ -30,7 +30,11 @@ def command(
         "the query (sql).",
     ),
     lake_dir: str = typer.Option(
-        ..., "--lake", "-l", metavar="DIR", help="The lake `compact --parquet` writes."
+        ...,
+        "--lake",
+        "-l",
+        metavar="DIR",
+        help="The lake `compact --parquet` writes: a directory or s3://BUCKET/PREFIX.",
     ),
     raw: Optional[str] = typer.Option(
         None,

@@ -100,6 +100,12 @@ class Connection:
         self._last_resync_ns: dict[str, int] = {}
         self._jsonl: list[dict[str, Any]] = []
         self._encode_lines: Any = None
+        # What the file being written holds, for its closing `summary` event: the
+        # adapter's counters when it was opened, its symbols and inbound frames.
+        self._file_base = dict(adapter.stats)
+        self._file_symbols: set[str | None] = set()
+        self._file_frames = 0
+        out.summaries = self._file_summary
         if events_out is not None:
             import msgspec
 
@@ -373,6 +379,8 @@ class Connection:
         symbols = c.symbols
         sinks = self.sinks
         jsonl = self._jsonl if self.events_out is not None else None
+        self._file_frames += len(batch)
+        file_symbols = self._file_symbols
         for ts, payload in batch:
             ok0 = stats["checksum_ok"]
             try:
@@ -391,6 +399,7 @@ class Connection:
                 sc.checksum_ok += stats["checksum_ok"] - ok0
                 self._ever_data = True
             for ev in events:
+                file_symbols.add(ev["symbol"])
                 t = ev["type"]
                 if t == "book_update":
                     continue
@@ -428,6 +437,8 @@ class Connection:
         if t == "gap":
             if sc is not None:
                 sc.gaps += 1
+            else:
+                self.counters.connection_gaps += 1
             self.report(
                 "warning",
                 "gap",
@@ -439,6 +450,11 @@ class Connection:
             )
             if self.cfg.venue == "coinbase" and vs is not None:
                 self._resyncs.setdefault(vs, "gap")
+            elif self.cfg.venue == "coinbase" and ev.get("source") == "sequence_num":
+                # Advanced Trade lost messages of the whole connection: every product gets
+                # fresh level2 and market_trades subscriptions (a snapshot each).
+                for product in self.cfg.symbols:
+                    self._resyncs.setdefault(product.upper().replace("/", "-"), "sequence_gap")
         elif t == "checksum_mismatch":
             if sc is not None:
                 sc.checksum_mismatch += 1
@@ -563,6 +579,42 @@ class Connection:
                 return
 
     # ---- session events --------------------------------------------------------------------
+    def _file_summary(self) -> list[tuple[int, dict[str, Any]]]:
+        """The `summary` event that closes a log file (docs/architecture.md §3): what the
+        adapter counted in the records of this file, so `compact` need not derive it again.
+        Called by the writer just before the file's `end`; every frame written to it is
+        parsed first. Nothing on a failure: compact then derives the counters itself."""
+        try:
+            self._catch_up()
+        except Exception as exc:
+            self.report("error", "summary_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            return []
+        stats = self.adapter.stats
+        base = self._file_base
+        counts = {k: v - base.get(k, 0) for k, v in stats.items()}
+        symbols = sorted(s for s in self._file_symbols if s is not None)
+        obj = {"event": "summary", "in": self._file_frames, "integrity": counts, "symbols": symbols}
+        self._file_base = dict(stats)
+        self._file_symbols = set()
+        self._file_frames = 0
+        return [(self.slot, obj)]
+
+    def _catch_up(self) -> None:
+        """Parse every frame written so far. Nothing may be written to the log while a file
+        closes, so what the parse asks for (resyncs, sends, JSON lines) waits for the next
+        `_after_parse`, which the frame that caused the rotation brings."""
+        pending = self._pending
+        if pending:
+            self.counters.latency.observe_many(_time_ns(), [ts for ts, _ in pending])
+            self._unparsed.extend(pending)
+            pending.clear()
+        unparsed = self._unparsed
+        while unparsed:
+            batch = list(unparsed)
+            unparsed.clear()
+            self._parse(batch)
+        self.counters.parse_backlog = 0
+
     def _flush(self) -> None:
         try:
             self.out.flush()
@@ -578,6 +630,7 @@ class Connection:
         events = self.adapter.feed_session(obj, ts)
         if events:
             for ev in events:
+                self._file_symbols.add(ev["symbol"])
                 if ev["type"] not in ("connect", "disconnect"):
                     self._notable(ev, from_session=True)
             if self.events_out is not None:

@@ -117,6 +117,7 @@ class Counters:
     parse_backlog: int = 0  # frames recorded but not yet parsed, now
     parse_backlog_max: int = 0  # and at most
     venue_errors: int = 0
+    connection_gaps: int = 0  # gaps of no one symbol (Advanced Trade sequence_num)
     sink_errors: dict[str, int] = field(default_factory=dict)
     symbols: dict[str, SymbolCounters] = field(default_factory=dict)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
@@ -129,7 +130,9 @@ class Counters:
 
     def totals(self) -> dict[str, int]:
         keys = ("trades", "gaps", "checksum_ok", "checksum_mismatch", "resyncs")
-        return {k: sum(getattr(s, k) for s in self.symbols.values()) for k in keys}
+        out = {k: sum(getattr(s, k) for s in self.symbols.values()) for k in keys}
+        out["gaps"] += self.connection_gaps
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,8 @@ a burst of being received (and a `kill -9` loses nothing that was flushed).
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,7 +20,11 @@ from alphapulse_cli.wslog.writer import RotatingWriter, WslogWriter, session_pay
 
 
 class LogOutput:
-    """`target` is a directory (hourly files DIR/<venue>/YYYYMMDD_HH.wslog) or '-'."""
+    """`target` is a directory (hourly files DIR/<venue>/YYYYMMDD_HH.wslog) or '-'.
+
+    `summaries`, when set (by the connection), gives the session events that close a file
+    before its `end` (docs/architecture.md §3, `summary`): on rotation, and at close.
+    """
 
     def __init__(self, target: str, venue: str, *, stream: BinaryIO | None = None) -> None:
         self.venue = venue
@@ -26,6 +32,7 @@ class LogOutput:
         self.target = target
         self._rot: RotatingWriter | None = None
         self.broken = False
+        self.summaries: Callable[[], list[tuple[int, dict[str, Any]]]] | None = None
         self._stream: WslogWriter | None = None
         if target == "-":
             self._stream = WslogWriter(stream or sys.stdout.buffer, lock=False)
@@ -34,11 +41,14 @@ class LogOutput:
             directory = Path(target)
             if directory.exists() and not directory.is_dir():
                 raise AlphapulseError(f"{target}: not a directory; give -o a directory or -")
-            self._rot = RotatingWriter(directory, venue)
+            self._rot = RotatingWriter(directory, venue, on_close=self._summaries)
             self._write = self._rot.write
 
     def write(self, ts_ns: int, tag: int, payload: bytes) -> None:
         self._write(ts_ns, tag, payload)
+
+    def _summaries(self) -> list[tuple[int, dict[str, Any]]]:
+        return self.summaries() if self.summaries is not None else []
 
     def write_event(self, ts_ns: int, obj: dict[str, Any], conn: int = 0) -> bytes:
         """Write a session event; returns its JSON body (what a reader will parse)."""
@@ -88,4 +98,7 @@ class LogOutput:
         if self._rot is not None:
             self._rot.close(ts_ns)
         elif self._stream is not None and not self.broken:
-            self._stream.close(end=True, ts_ns=ts_ns, venue=self.venue_id)
+            stamp = ts_ns if ts_ns is not None else time.time_ns()
+            for conn, obj in self._summaries():
+                self._stream.write_event(stamp, self.venue_id, obj, conn)
+            self._stream.close(end=True, ts_ns=stamp, venue=self.venue_id)

@@ -1,8 +1,9 @@
 """`collect --simulate`: the package's local exchange (exchange/) inside the capture's own
 event loop, as the venue.
 
-The exchange listens on an ephemeral 127.0.0.1 port, speaks the venue's protocol (Kraken:
-the one --protocol chooses, v2 on /v2 or v1 on /) and lists exactly the symbols collected.
+The exchange listens on an ephemeral 127.0.0.1 port, speaks the venue's protocol (the one
+--protocol chooses: Kraken v2 on /v2 or v1 on /, Coinbase Exchange on / or Advanced Trade
+on /advanced-trade) and lists exactly the symbols collected.
 The capture connects to it as to the venue, so its log, sinks, status, metrics and exit
 codes are those of a real capture; the log's connect event names the ws://127.0.0.1 URL, so
 a simulated capture cannot pass for real data. The exchange starts before the first
@@ -41,11 +42,6 @@ class Simulation:
             raise UsageError(
                 "--simulate and --url: give one; --simulate serves the venue itself on 127.0.0.1"
             )
-        if cfg.venue == "coinbase" and cfg.protocol == "advanced":
-            raise UsageError(
-                "--simulate: the local exchange speaks Coinbase Exchange, not Advanced Trade; "
-                "drop --protocol advanced"
-            )
         if self.rate < 0:
             raise UsageError(f"--rate: {self.rate} is not 0 or more events per second")
         if self.faults is not None:
@@ -76,7 +72,13 @@ class SimulatedVenue:
         )
         await ex.start()
         self.exchange = ex
-        self.url = self.cfg.url = ex.url_v1 if self.cfg.protocol == "v1" else ex.url
+        if self.cfg.protocol == "v1":
+            self.url = ex.url_v1
+        elif self.cfg.protocol == "advanced":
+            self.url = ex.url_advanced
+        else:
+            self.url = ex.url
+        self.cfg.url = self.url
         return self.url
 
     async def stop(self) -> None:

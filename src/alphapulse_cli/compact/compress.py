@@ -87,6 +87,21 @@ def compress_fd(
     return Compressed(dest, complete, size, compressed, records, digest, cut)
 
 
+def content_sha256(fd: int, name: str) -> str:
+    """The sha256 compress_fd reports for the log open on `fd`: of its complete records."""
+    size = os.fstat(fd).st_size
+    h = hashlib.sha256()
+    if size:
+        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as mm:
+            complete, _ = complete_length(mm, name)
+            view = memoryview(mm)[:complete]
+            try:
+                h.update(view)
+            finally:
+                view.release()
+    return h.hexdigest()
+
+
 def _write(data: Any, length: int, dest: Path, level: int, threads: int) -> str:
     cctx = compressor(level, threads)
     with atomic_file(dest) as out:

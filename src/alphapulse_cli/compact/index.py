@@ -7,8 +7,15 @@ and greatest record timestamp), records, kinds ({in, out, event} counts), raw_by
 decompressed size), compressed_bytes, sha256 (of the decompressed content), cut (null, or
 the cut-off tail that was left out: offset, missing, exact, dropped), integrity (the venue
 adapters' counters: trades, book_updates, checksum_ok, checksum_mismatch, gaps, resyncs,
-malformed), symbols, compacted_at, level, and lake (after a Parquet export: the lake
-directory, row counts and the files written).
+malformed), integrity_source (`summary`: read from the `summary` events collect wrote
+when it closed the file; `derived`: computed again through the adapters), symbols,
+compacted_at, level, and lake (after a Parquet export: the lake directory, row counts and
+the files written).
+
+The counters come from the log's `summary` events when it has them (docs/architecture.md
+§3): collect verified every checksum and counted every gap as it recorded, so deriving them
+again would cost most of a compact run. A log without them (older logs, a writer that
+died, `cat`-joined logs), `--recheck` and a Parquet export derive them instead.
 
 The file is replaced atomically (temporary name, fsync, rename, fsync of the directory),
 so a reader sees the old index or the new one, never a mix.
@@ -17,13 +24,21 @@ so a reader sees the old index or the new one, never a mix.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact.scan import atomic_file
 from alphapulse_cli.errors import BadLogError
-from alphapulse_cli.wslog.format import KIND_NAMES
+from alphapulse_cli.wslog.format import (
+    HEADER,
+    HEADER_SIZE,
+    KIND_NAMES,
+    MAGIC,
+    MAGIC_AS_TS,
+    PREAMBLE_SIZE,
+)
 from alphapulse_cli.wslog.reader import ReadStats, iter_records
 
 if TYPE_CHECKING:
@@ -61,11 +76,21 @@ def save(data_dir: Path, files: dict[str, dict[str, Any]]) -> None:
 
 
 def profile(
-    source: Path, on_events: EventHook | None = None, norm: Normalizer | None = None
+    source: Path,
+    on_events: EventHook | None = None,
+    norm: Normalizer | None = None,
+    *,
+    recheck: bool = False,
 ) -> dict[str, Any]:
     """Read every complete record of a log (plain or zstd): times, kinds, venues, symbols and
     the adapters' integrity counters; hand each message's events to `on_events`. `norm`: the
-    normalizer to feed (one primed with the previous log's state), else a fresh one."""
+    normalizer to feed (one primed with the previous log's state), else a fresh one. The
+    counters are read from the log's `summary` events when it has them, unless `recheck`
+    or `on_events` asks for the adapters' pass."""
+    if on_events is None and not recheck:
+        written = written_profile(source)
+        if written is not None:
+            return written
     from alphapulse_cli.core.derive import Normalizer
 
     norm = norm if norm is not None else Normalizer()
@@ -96,10 +121,22 @@ def profile(
                 on_events(norm.last_adapter, ts, events)
     for k, name in KIND_NAMES.items():
         kinds[name] = by_kind[int(k)]
+    return _profile(venues, first, last, count, kinds, symbols, norm.stats, "derived")
+
+
+def _profile(
+    venues: set[int],
+    first: int | None,
+    last: int | None,
+    count: int,
+    kinds: dict[str, int],
+    symbols: set[str],
+    stats: dict[str, dict[str, int]],
+    source: str,
+) -> dict[str, Any]:
     from alphapulse_cli.venues_table import venue_name
 
     names = sorted(venue_name(v) for v in venues)
-    stats = norm.stats
     return {
         "venue": ",".join(names) if names else None,
         "first_ts": first,
@@ -108,7 +145,116 @@ def profile(
         "kinds": kinds,
         "symbols": sorted(symbols),
         "integrity": stats.get(names[0], {}) if len(names) == 1 else stats,
+        "integrity_source": source,
     }
+
+
+_SUMMARY = b'{"event":"summary"'
+_END = b'{"event":"end"'
+
+
+def written_profile(source: Path) -> dict[str, Any] | None:
+    """The profile with the counters collect wrote, without parsing a frame; None unless
+    the log is a plain file of one stream, closing with a `summary` for every connection
+    that has an adapter (each counting as many inbound frames as the log holds) and nothing
+    but `end` after them. Then compact derives them instead."""
+    import mmap
+
+    if source.name.endswith(".zst"):
+        return None  # a log compressed by hand: rare, so derived rather than inflated here
+    with open(source, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= PREAMBLE_SIZE:
+            return None
+        with mmap.mmap(f.fileno(), size, prot=mmap.PROT_READ) as mm:
+            if mm[: len(MAGIC)] != MAGIC:
+                return None
+            heads = _record_heads(mm, PREAMBLE_SIZE, size)
+            if heads is None:
+                return None
+            return _from_heads(mm, *heads)
+
+
+def _record_heads(data: Any, pos: int, size: int) -> tuple[list[int], list[int], list[int]] | None:
+    """Every record's (offset, ts, tag), from its header alone; None for a cut-off tail (a
+    writer that died wrote no summary). A loop of its own, kept short (see reader._walk)."""
+    unpack = HEADER.unpack_from
+    starts: list[int] = []
+    stamps: list[int] = []
+    tags: list[int] = []
+    at, stamp, tag = starts.append, stamps.append, tags.append
+    last = size - HEADER_SIZE
+    while pos <= last:
+        ts, tg, length = unpack(data, pos)
+        at(pos)
+        stamp(ts)
+        tag(tg)
+        pos += HEADER_SIZE + length
+    return (starts, stamps, tags) if pos == size else None
+
+
+def _from_heads(
+    data: Any, starts: list[int], stamps: list[int], tags: list[int]
+) -> dict[str, Any] | None:
+    from collections import Counter
+
+    from alphapulse_cli.adapters import ADAPTERS
+    from alphapulse_cli.adapters.base import STAT_KEYS
+    from alphapulse_cli.venues_table import venue_name
+
+    if MAGIC_AS_TS in stamps:
+        return None  # a second preamble: joined logs, whose summaries cover a part each
+    summaries: dict[int, Any] = {}
+    i = len(starts)
+    # The closing run: summaries, then `end`, and nothing else after them.
+    while i > 0 and tags[i - 1] >> 12 == 2:
+        at = starts[i - 1] + HEADER_SIZE
+        end = starts[i] if i < len(starts) else len(data)
+        payload = data[at:end]
+        if payload.startswith(_SUMMARY):
+            try:
+                summaries.setdefault(tags[i - 1] & 0xFFF, json.loads(payload))
+            except ValueError:
+                return None
+        elif not payload.startswith(_END):
+            break
+        i -= 1
+    if not summaries:
+        return None
+    by_tag = Counter(tags)
+    if any(t >= 0x3000 for t in by_tag):
+        return None  # a damaged header: the reader's pass reports it
+    by_kind = [0, 0, 0]
+    inbound: dict[int, int] = {}
+    for t, n in by_tag.items():
+        by_kind[t >> 12] += n
+        if t >> 12 == 0:
+            inbound[t] = n
+    stats: dict[str, dict[str, int]] = {}
+    symbols: set[str] = set()
+    keys = {t & 0xFFF for t in by_tag}
+    for key in keys:
+        name = venue_name(key & 0xFF)
+        if name not in ADAPTERS:
+            continue
+        s = summaries.get(key)
+        if not isinstance(s, dict) or s.get("in") != inbound.get(key, 0):
+            return None
+        counts, syms = s.get("integrity"), s.get("symbols")
+        if not isinstance(counts, dict) or not isinstance(syms, list):
+            return None
+        acc = stats.setdefault(name, dict.fromkeys(STAT_KEYS, 0))
+        for k in STAT_KEYS:
+            v = counts.get(k)
+            if type(v) is not int:
+                return None
+            acc[k] += v
+        if not all(isinstance(x, str) for x in syms):
+            return None
+        symbols.update(syms)
+    kinds = {name: by_kind[int(k)] for k, name in KIND_NAMES.items()}
+    venues = {key & 0xFF for key in keys}
+    return _profile(venues, min(stamps), max(stamps), len(starts), kinds, symbols, stats, "summary")
 
 
 def entry_for(data_dir: Path, path: Path) -> str:

@@ -256,11 +256,14 @@ class LakeExport:
                 kind = "update" if t == "book_update" else "snapshot"
                 n = 0
                 for side, levels in (("bid", ev["bids"]), ("ask", ev["asks"])):
-                    for price, size in levels:
-                        c["price"].append(price)
-                        c["size"].append(size)
-                        c["side"].append(side)
-                        n += 1
+                    if levels:
+                        # Column-wise: one extend per column, not three appends per level
+                        # (a snapshot holds thousands of levels).
+                        prices, sizes = zip(*levels, strict=True)
+                        c["price"].extend(prices)
+                        c["size"].extend(sizes)
+                        c["side"].extend([side] * len(levels))
+                        n += len(levels)
                 c["ts"].extend([ts] * n)
                 c["ts_exchange"].extend([ev["ts_exchange"]] * n)
                 c["kind"].extend([kind] * n)

@@ -2,7 +2,8 @@
 
 For each closed log X.wslog:  compress to a temporary name, fsync, rename to X.wslog.zst,
 fsync the directory, decompress and compare with the original (compress.py); export its
-events to the lake (renamed into place); write its entry to index.json (atomically); only
+events to the lake (renamed into place, after that check; with a lake the compression runs
+on a thread while the events are parsed); write its entry to index.json (atomically); only
 then unlink X.wslog. A kill at any instant leaves either the original (with perhaps a .zst or lake
 files that the rerun rewrites under the same names) or the indexed .zst; temporary files
 carry TMP_PREFIX and the next run, holding the directory lock, deletes them.
@@ -13,6 +14,7 @@ that records them, so many small logs do not cost an index rewrite each.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.compact import index as idx
 from alphapulse_cli.compact import lake as lk
-from alphapulse_cli.compact.compress import DEFAULT_LEVEL, check_zst, compress_fd, hash_zst
+from alphapulse_cli.compact.compress import (
+    DEFAULT_LEVEL,
+    Compressed,
+    check_zst,
+    compress_fd,
+    content_sha256,
+    hash_zst,
+)
 from alphapulse_cli.compact.lock import DirLock
 from alphapulse_cli.compact.scan import ClosedLog, remove_debris, scan
 from alphapulse_cli.errors import AlphapulseError, DataError, UsageError, VerifyError
@@ -42,8 +51,14 @@ class CompactRequest:
     wait: bool = True
     lake: Path | None = None
     verify: bool = False
+    recheck: bool = False
     keep_raw_ns: int | None = None
     checkpoint_every_ns: int = lk.DEFAULT_CHECKPOINT_EVERY_NS
+    lake_url: str | None = None  # s3://BUCKET/PREFIX: `lake` becomes its staging copy
+    archive: str | None = None  # s3://BUCKET/PREFIX
+    archive_after_ns: int = 7 * 86_400_000_000_000
+    # Between an archive upload and its read-back (tests change the object there).
+    archive_after_put: Callable[[Any], None] | None = None
 
 
 @dataclass
@@ -66,6 +81,8 @@ class Summary:
     trades: int = 0
     book_rows: int = 0
     deleted: int = 0
+    archived: int = 0
+    archived_bytes: int = 0
     verified: int = 0
     skipped_live: list[str] = field(default_factory=list)
     cuts: list[dict[str, Any]] = field(default_factory=list)
@@ -121,20 +138,52 @@ class _Run:
             return None
         return lk.LakeExport(self.lake, key, str(source), self.req.checkpoint_every_ns)
 
+    def profile(self, path: Path, export: lk.LakeExport | None) -> dict[str, Any]:
+        """The index entry's profile; with --recheck, the counters derived again are
+        compared with the ones the log carries, and a difference is reported."""
+        prof = idx.profile(*_profile_args(path, export), recheck=self.req.recheck)
+        if self.req.recheck:
+            written = idx.written_profile(path)
+            if written is not None and (
+                written["integrity"] != prof["integrity"] or written["symbols"] != prof["symbols"]
+            ):
+                self.rep.warn(
+                    f"{path}: the counters collect wrote ({written['integrity']}) differ from "
+                    f"the ones derived again ({prof['integrity']}); the index keeps the derived"
+                )
+        return prof
+
     def compress_one(self, log: ClosedLog) -> None:
         src = log.path
         dest = src.with_name(src.name + ZST)
+        level, threads = self.req.level, self.req.threads
+        export = None
+        background = None
+        if self.lake is None:
+            try:
+                c = compress_fd(log.fd, str(src), dest, level=level, threads=threads)
+            except VerifyError:
+                # Written and renamed, but it does not decompress to the original: remove it.
+                if self.rel(dest) not in self.entries:
+                    dest.unlink(missing_ok=True)
+                raise
+        else:
+            # The export parses every frame, which takes far longer than compressing: the
+            # compression runs on a thread meanwhile (libzstd and hashlib release the GIL).
+            # Lake files are named by the content's sha256, so that is taken first.
+            sha = content_sha256(log.fd, str(src))
+            export = self._export(sha, src)
+            background = _Background(
+                lambda: compress_fd(log.fd, str(src), dest, level=level, threads=threads)
+            )
         try:
-            c = compress_fd(log.fd, str(src), dest, level=self.req.level, threads=self.req.threads)
-        except VerifyError:
-            # Written and renamed, but it does not decompress to the original: remove it.
-            if self.rel(dest) not in self.entries:
-                dest.unlink(missing_ok=True)
-            raise
-        export = self._export(c.sha256, src)
-        try:
-            # The original is read again, not the .zst: compress_fd has shown they are equal.
-            prof = idx.profile(*_profile_args(src, export))
+            # The original is read, not the .zst: compress_fd shows (or is showing) they are
+            # equal, and the index waits for it.
+            prof = self.profile(src, export)
+            if background is not None:
+                c = background.result()
+                if c.sha256 != sha:
+                    raise VerifyError(f"{src}: changed while it was compacted; left as it is")
             if prof["records"] != c.records:
                 raise DataError(
                     f"{src}: the record walk found {c.records} records, the reader "
@@ -142,6 +191,8 @@ class _Run:
                 )
             lake_info = export.commit() if export else None
         except BaseException:
+            if background is not None:
+                background.wait()  # nothing may still be writing dest when it is removed
             if export:
                 export.discard()
             if self.rel(dest) not in self.entries:
@@ -203,7 +254,7 @@ class _Run:
         raw, sha = hash_zst(zst)
         export = self._export(sha, zst)
         try:
-            prof = idx.profile(*_profile_args(zst, export))
+            prof = self.profile(zst, export)
             lake_info = export.commit() if export else None
         except BaseException:
             if export:
@@ -272,6 +323,8 @@ class _Run:
             self.save()
         if self.lake is not None:
             self.export_missing()
+        if self.req.archive is not None:
+            self.archive(self.req.archive)
         if self.req.keep_raw_ns is not None:
             self.retain(self.req.keep_raw_ns)
         if not self.req.dry_run:
@@ -295,6 +348,33 @@ class _Run:
                 self.problem(str(exc))
             self.save()
 
+    def archive(self, url: str) -> None:
+        from alphapulse_cli.storage.archive import ArchiveJob, run_archive
+        from alphapulse_cli.storage.s3 import S3Url, store_for
+
+        dest = S3Url.parse(url)
+        job = ArchiveJob(
+            root=self.root,
+            entries=self.entries,
+            dest=dest,
+            older_than_ns=self.req.archive_after_ns,
+            save=self._save_now,
+            note=self.rep.note,
+            problem=self.problem,
+            dry_run=self.req.dry_run,
+            after_put=self.req.archive_after_put,
+        )
+        if not self.req.dry_run:
+            self.save(force=True)  # what this run compressed is indexed before it is archived
+        counts = run_archive(store_for(url), job)
+        self.sum.archived += counts.archived
+        self.sum.archived_bytes += counts.archived_bytes
+        self.sum.planned.extend(counts.planned or [])
+
+    def _save_now(self) -> None:
+        self.dirty = True
+        self.save(force=True)
+
     def retain(self, keep_ns: int) -> None:
         """Delete compressed logs whose last record is older than `keep_ns`, once verified
         (and exported, with a lake). The entry goes first, so a kill leaves an unindexed
@@ -306,6 +386,8 @@ class _Run:
             if last is None or last >= cutoff:
                 continue
             z = self.root / rel
+            if "archive" in entry and not z.is_file():
+                continue
             if self.lake is not None and not lk.present(self.lake, entry):
                 self.rep.note(f"{z}: kept: not in the lake yet")
                 continue
@@ -340,6 +422,9 @@ class _Run:
             try:
                 size = z.stat().st_size
             except FileNotFoundError:
+                if "archive" in entry:
+                    self.rep.note(f"{z}: archived to {entry['archive']['url']}")
+                    continue
                 self.problem(f"{z}: listed in index.json but missing")
                 continue
             if size != entry.get("compressed_bytes"):
@@ -368,6 +453,33 @@ class _Run:
         return self.sum
 
 
+class _Background:
+    """One call on thread `compact-compress`; `result()` joins it and returns or raises what
+    the call did."""
+
+    def __init__(self, fn: Callable[[], Compressed]) -> None:
+        self._out: Compressed | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="compact-compress")
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Compressed]) -> None:
+        try:
+            self._out = fn()
+        except BaseException as exc:
+            self._err = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Compressed:
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._out is not None
+        return self._out
+
+
 def _profile_args(
     source: Path, export: lk.LakeExport | None
 ) -> tuple[Path, idx.EventHook | None, Normalizer | None]:
@@ -381,6 +493,22 @@ def _size(p: Path) -> int:
         return p.stat().st_size
     except OSError:
         return 0
+
+
+def _s3_lake(req: CompactRequest) -> Callable[[Callable[[str], None]], int] | None:
+    """For --parquet s3://...: check the bucket, point `req.lake` at the staging copy, and
+    return what uploads it once the run has exported (storage/lake.py)."""
+    if req.lake_url is None:
+        return None
+    from alphapulse_cli.storage.lake import push, staging_dir
+    from alphapulse_cli.storage.s3 import S3Url, store_for
+
+    url = S3Url.parse(req.lake_url)
+    store = store_for(req.lake_url)
+    store.check_bucket(url)
+    staging = staging_dir(req.data_dir.resolve(), url)
+    req.lake = staging
+    return lambda note: push(store, staging, url, note)
 
 
 def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, Any]:
@@ -404,6 +532,13 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                 "--parquet: the lake must be a directory of its own, not DATA_DIR "
                 "(a subdirectory such as DATA_DIR/lake is fine)"
             )
+    lake_push = _s3_lake(req)
+    if req.archive is not None and not req.verify:
+        # Credentials, endpoint and bucket are checked before any work, so a wrong one
+        # fails at once (exit 2 or 4) instead of after compressing everything.
+        from alphapulse_cli.storage.s3 import S3Url, store_for
+
+        store_for(req.archive).check_bucket(S3Url.parse(req.archive))
     locks: list[DirLock] = []
     job = _Run(req, rep)
     try:
@@ -425,6 +560,8 @@ def run_compact(req: CompactRequest, rep: Reporter | None = None) -> dict[str, A
                 rep.note(f"removed {job.sum.debris} temporary files left by an interrupted run")
         try:
             summary = job.verify() if req.verify else job.run()
+            if lake_push is not None and not req.dry_run and not req.verify:
+                lake_push(rep.note)
         except KeyboardInterrupt:
             if not req.dry_run and not req.verify:
                 job.save(force=True)

@@ -8,7 +8,6 @@ trade event) and heartbeat (once a second per product, with sequence and last_tr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from alphapulse_cli.core.times import ns_to_rfc3339
@@ -24,7 +23,6 @@ LEVEL2_AUTH_REASON = (
     "level2, level3, and full channels now require authentication. "
     "https://docs.cloud.coinbase.com/exchange/docs/websocket-auth"
 )
-SUBSCRIBE_TIMEOUT_CLOSE = 1008
 
 
 class _Product:
@@ -52,10 +50,8 @@ class CoinbaseSession(Session):
 
     # ---- client messages
     def receive(self, data: str | bytes, now_ns: int) -> None:
-        self.last_in_ns = now_ns
-        try:
-            msg = json.loads(data)
-        except ValueError:
+        msg = self.client_json(data, now_ns)
+        if msg is None:
             self._error("Malformed JSON")
             return
         kind = msg.get("type") if isinstance(msg, dict) else None
@@ -252,9 +248,7 @@ class CoinbaseSession(Session):
     # ---- timers
     def on_clock(self, now_ns: int) -> None:
         s = self.settings
-        if not self.subscribed:
-            if now_ns - self.opened_ns > s.subscribe_timeout * 1e9 and self.close_request is None:
-                self.close_request = (SUBSCRIBE_TIMEOUT_CLOSE, "no subscribe within the deadline")
+        if not self.subscribed_in_time(self.subscribed, now_ns):
             return
         if now_ns >= self.next_batch_ns:
             self.next_batch_ns = now_ns + int(s.batch_interval * 1e9)

@@ -11,6 +11,7 @@ Every fault is placed by count or by time, never at random, so a run is reproduc
   trade_id jumps by one at the next match and heartbeat `last_trade_id` runs ahead. Kraken:
   the first book update from the N-th on that changes the top 10 is not sent; the next book
   message for that symbol carries a checksum that does not match the client's book.
+  Coinbase Advanced Trade: the message numbered N (sequence_num, from 0) is not sent.
 - corrupt N (repeatable, Kraken only): the N-th book update carries a wrong checksum.
 - malformed_after N (repeatable): after the N-th frame, a frame of cut-off JSON.
 - refuse SYMBOL (repeatable): subscribing to SYMBOL fails with the venue's error.

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from alphapulse_cli.errors import UpstreamError, UsageError
 from alphapulse_cli.exchange.coinbase import CoinbaseSession
+from alphapulse_cli.exchange.coinbase_advanced import PATH as ADVANCED_PATH
+from alphapulse_cli.exchange.coinbase_advanced import AdvancedSession
 from alphapulse_cli.exchange.faults import NO_FAULTS, Faults
 from alphapulse_cli.exchange.instruments import VENUES, listing
 from alphapulse_cli.exchange.kraken_v1 import KrakenV1Session
@@ -180,7 +182,9 @@ class _Conn:
 
 
 class LocalExchange:
-    """A protocol-faithful exchange on 127.0.0.1 for one venue (Kraken: v2 on /v2, v1 on /)."""
+    """A protocol-faithful exchange on 127.0.0.1 for one venue (Kraken: v2 on /v2, v1 on /;
+    Coinbase: Exchange on /, Advanced Trade on /advanced-trade). `protocol` picks which
+    one `url` names ("advanced" for Coinbase Advanced Trade); every one is served."""
 
     def __init__(
         self,
@@ -199,12 +203,14 @@ class LocalExchange:
         compression: bool = True,
         stats_file: str | Path | None = None,
         on_log: LogHook | None = None,
+        protocol: str | None = None,
     ) -> None:
         if venue not in VENUES:
             raise UsageError(f"unknown venue {venue!r}: expected one of {', '.join(VENUES)}")
         if rate < 0:
             raise UsageError(f"rate: {rate} is not 0 or more events per second")
         self.venue = venue
+        self.protocol = protocol
         self.host = host
         self.port = port
         self.rate = float(rate)
@@ -288,8 +294,16 @@ class LocalExchange:
 
     @property
     def url(self) -> str:
-        """Coinbase: the feed; Kraken: WebSocket v2."""
-        return self._base() + ("/v2" if self.venue == "kraken" else "")
+        """Coinbase: the feed (Advanced Trade with protocol "advanced"); Kraken: WebSocket
+        v2."""
+        if self.venue == "kraken":
+            return self._base() + "/v2"
+        return self.url_advanced if self.protocol == "advanced" else self._base()
+
+    @property
+    def url_advanced(self) -> str:
+        """Coinbase Advanced Trade (same port, path /advanced-trade)."""
+        return self._base() + ADVANCED_PATH
 
     @property
     def url_v1(self) -> str:
@@ -300,7 +314,7 @@ class LocalExchange:
     def urls(self) -> dict[str, str]:
         if self.venue == "kraken":
             return {"kraken-v2": self.url, "kraken-v1": self.url_v1}
-        return {"coinbase": self.url}
+        return {"coinbase": self._base(), "coinbase-advanced": self.url_advanced}
 
     # ---- stats
     def stats(self) -> dict[str, Any]:
@@ -368,6 +382,8 @@ class LocalExchange:
     # ---- connections
     def _session_class(self, path: str) -> type[Session]:
         if self.venue == "coinbase":
+            if path.split("?")[0].rstrip("/") == ADVANCED_PATH:
+                return AdvancedSession
             return CoinbaseSession
         return KrakenV2Session if path.rstrip("/").split("?")[0] == "/v2" else KrakenV1Session
 

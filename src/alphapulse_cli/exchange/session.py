@@ -19,6 +19,8 @@ from alphapulse_cli.exchange.instruments import instrument
 from alphapulse_cli.exchange.market import Book, Market, Trade
 from alphapulse_cli.exchange.stats import ConnStats
 
+SUBSCRIBE_TIMEOUT_CLOSE = 1008
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -51,6 +53,24 @@ class Session(ABC):
         self.close_request: tuple[int, str] | None = None
         self.refused = {instrument(market.venue, s).symbol for s in faults.refuse}
         self._attached: set[int] = set()
+
+    def client_json(self, data: str | bytes, now_ns: int) -> Any:
+        """A client message decoded (None when it is not JSON); notes when it came."""
+        self.last_in_ns = now_ns
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+    def subscribed_in_time(self, subscribed: bool, now_ns: int) -> bool:
+        """Coinbase's rule (both feeds): a connection that has not subscribed within the
+        deadline is closed. True once it has subscribed, so its timers may run."""
+        if subscribed:
+            return True
+        deadline = self.opened_ns + self.settings.subscribe_timeout * 1e9
+        if now_ns > deadline and self.close_request is None:
+            self.close_request = (SUBSCRIBE_TIMEOUT_CLOSE, "no subscribe within the deadline")
+        return False
 
     def emit(self, frame: bytes, kind: str) -> None:
         self.out.append(frame)

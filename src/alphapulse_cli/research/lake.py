@@ -100,7 +100,10 @@ class Lake:
     ) -> None:
         import duckdb
 
-        self.path = Path(path)
+        from alphapulse_cli.storage.lake import local_lake
+
+        # s3://BUCKET/PREFIX reads through a local mirror of the bucket's lake.
+        self.path = local_lake(path)
         self.files = LakeFiles(self.path)
         self.files.check()
         self.raw = Path(raw) if raw is not None else None

@@ -97,6 +97,10 @@ def open_stream(source: str | Path) -> tuple[str, Callable[[int], bytes], Callab
     if name == "-":
         raw = sys.stdin.buffer
         name = "<stdin>"
+    elif name.startswith("s3://"):
+        from alphapulse_cli.storage.s3 import store_for
+
+        raw = store_for(name).open_read(name)  # type: ignore[assignment]
     else:
         try:
             raw = open(source, "rb")  # noqa: SIM115 - closed by the caller through `close`
@@ -408,6 +412,12 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     for item in inputs:
         if item == "-":
             out.append(item)
+            continue
+        if item.startswith("s3://"):
+            # An object, a prefix or a glob in a bucket (storage/s3.py).
+            from alphapulse_cli.storage.s3 import store_for
+
+            out.extend(store_for(item).expand(item))
             continue
         p = Path(item)
         if p.is_dir():

@@ -13,6 +13,8 @@ import fcntl
 import json
 import os
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -162,11 +164,21 @@ class RotatingWriter:
     A name that exists already (a restart within the hour, or a second collector) gets a
     numbered sibling `YYYYMMDD_HH.N.wslog` rather than appending after a possibly cut-off
     tail. On rotation each connection's last `connect` event is repeated as a `continue`
-    event, so that every file says which protocol its frames speak.
+    event, so that every file says which protocol its frames speak. Before a file's `end`,
+    `on_close()` may give session events to close it with (conn slot, object): collect's
+    `summary` of what it counted in that file.
     """
 
-    def __init__(self, directory: str | Path, venue: str, *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        venue: str,
+        *,
+        fsync: bool = False,
+        on_close: Callable[[], list[tuple[int, dict[str, Any]]]] | None = None,
+    ) -> None:
         self.directory = Path(directory)
+        self.on_close = on_close
         self.venue = venue
         self.venue_id = venue_id(venue)
         self._fsync = fsync
@@ -231,6 +243,12 @@ class RotatingWriter:
 
     def _close_current(self, ts_ns: int | None) -> None:
         if self._w is not None:
+            if self.on_close is not None:
+                stamp = ts_ns if ts_ns is not None else time.time_ns()
+                for conn, obj in self.on_close():
+                    self._w.write_event(stamp, self.venue_id, obj, conn)
+                    self.records += 1
+                ts_ns = stamp
             self._w.close(end=True, ts_ns=ts_ns, venue=self.venue_id)
             self.bytes_written += self._w.bytes_written
             self._w = None

@@ -1,5 +1,6 @@
-"""compact: compression MB/s and ratio against the `zstd` tool in the same run, Parquet
-export rows/s, and a warm DuckDB time-range query over the lake."""
+"""compact: compression MB/s and ratio against the `zstd` tool in the same run; a whole
+`compact DATA_DIR` run against `zstd` (and, with a lake, against `replay --format events`)
+on the same files; Parquet export rows/s, and a warm DuckDB time-range query over the lake."""
 
 from __future__ import annotations
 
@@ -85,29 +86,55 @@ def _compression(ctx: BenchContext, path: Path, label: str, d: Path) -> list[Res
     return results
 
 
-def _end_to_end(ctx: BenchContext, logs: list[Path], d: Path) -> list[Result]:
-    """`compact DATA_DIR` in-process, with and without a lake: the adapters' pass that fills
-    the index (and the lake) is most of the time, so this is far below the compression
-    figures."""
+def _events_pass(path: Path) -> float:
+    """`replay --format events` of one file, in-process: seconds to read and encode it all."""
+    from alphapulse_cli.core.derive import iter_event_lines
+    from alphapulse_cli.wslog.reader import iter_records
+
+    t0 = time.perf_counter()
+    for _ in iter_event_lines(iter_records(path)):
+        pass
+    return time.perf_counter() - t0
+
+
+def _end_to_end(ctx: BenchContext, logs: dict[str, Path], d: Path) -> list[Result]:
+    """A whole `compact DATA_DIR` run in-process (compress, verify, index with its integrity
+    counters, read from the logs' summaries), beside `zstd -3` on the same file in the same
+    round; and with a Parquet lake (which must parse every frame) beside `replay --format
+    events` of the same file."""
     from alphapulse_cli.compact.run import CompactRequest, run_compact
 
-    size = sum(p.stat().st_size for p in logs)
     out = []
-    for lake in (False, True):
-        samples = []
-        for i in range(min(ctx.repeats, 3) + 1):
-            data = d / f"e2e-{lake}-{i}"
-            for p in logs:
-                (data / p.stem).mkdir(parents=True)
-                shutil.copyfile(p, data / p.stem / "20260101_00.wslog")
-            req = CompactRequest(data_dir=data, lake=d / f"lake-{i}" if lake else None)
-            t0 = time.perf_counter()
-            run_compact(req)
-            dt = time.perf_counter() - t0
-            if i:
-                samples.append(size / dt / 1e6)
-        what = "compress, verify, index" + (", Parquet lake" if lake else "")
-        out.append(Result(f"compact DATA_DIR end to end ({what})", "MB/s", samples))
+    for label, log in logs.items():
+        size = log.stat().st_size
+        for lake in (False, True):
+            ours, ref = [], []
+            for i in range(ctx.repeats + 1):
+                data = d / f"e2e-{label}-{lake}-{i}"
+                (data / "v").mkdir(parents=True)
+                shutil.copyfile(log, data / "v" / "20260101_00.wslog")
+                req = CompactRequest(data_dir=data, lake=d / f"lake-{i}" if lake else None)
+                t0 = time.perf_counter()
+                run_compact(req)
+                dt = time.perf_counter() - t0
+                rdt = _events_pass(log) if lake else _zstd(log, d / "ref.zst", 0)[0]
+                shutil.rmtree(data)
+                if i:
+                    ours.append(size / dt / 1e6)
+                    ref.append(size / rdt / 1e6)
+            if lake:
+                what, ref_name = "compress, verify, index, Parquet lake", "replay --format events"
+            else:
+                what, ref_name = "compress, verify, index", f"zstd -{DEFAULT_LEVEL} -T1"
+            out.append(
+                Result(
+                    f"{label}: compact DATA_DIR whole run ({what})",
+                    "MB/s",
+                    ours,
+                    reference=Result(f"{ref_name}, same file", "MB/s", ref),
+                    note=f"{size / 1e6:.1f} MB",
+                )
+            )
     return out
 
 
@@ -138,7 +165,7 @@ def _export(lake: Path, messages: list[tuple[int, list[dict[str, Any]]]]) -> flo
     from alphapulse_cli.compact.lake import LakeExport
 
     t0 = time.perf_counter()
-    ex = LakeExport(lake, "bench", "bench")
+    ex = LakeExport(lake, "bench", "bench", checkpoint_every_ns=0)  # trades only: no books
     handle = ex.handle
     for ts, events in messages:
         handle(None, ts, events)
@@ -185,19 +212,22 @@ def _query(ctx: BenchContext, lake: Path, n: int) -> list[Result]:
 
 
 def suite(ctx: BenchContext) -> list[Result]:
-    """compact: MB/s and ratio vs `zstd` (same level, same file, same run), Parquet rows/s,
-    DuckDB range-query ms."""
+    """compact: MB/s vs `zstd` (same files, same run), also for a whole `compact DATA_DIR` run,
+    with a lake vs replay events; Parquet rows/s, DuckDB range-query ms."""
     results: list[Result] = []
     with scratch_dir(ctx, "compact") as d:
         gen = d / "generated.wslog"
         write_log(gen, coinbase_frames(ctx.scale(200_000)), ctx.scale(600_000))
         if shutil.which("zstd"):
             results += _compression(ctx, gen, "generated coinbase traffic", d)
-            recs = []
-            for venue in ("coinbase", "kraken"):
-                rec = record_local(venue, d / f"{venue}.wslog", ctx.scale(40_000), rate=50_000)
-                results += _compression(ctx, rec, f"local-exchange {venue}", d)
-                recs.append(rec)
+            recs = {}
+            for venue, depth in (("coinbase", None), ("kraken", 1000)):
+                label = f"local-exchange {venue}" + (f" book-{depth}" if depth else "")
+                rec = record_local(
+                    venue, d / f"{venue}.wslog", ctx.scale(40_000), rate=50_000, depth=depth
+                )
+                results += _compression(ctx, rec, label, d)
+                recs[label] = rec
             results += _end_to_end(ctx, recs, d)
         else:
             ctx.log("compact: no `zstd` tool on PATH; compression figures left out")
