@@ -20,6 +20,15 @@
 
 #define MAX_CHANGES 32
 
+/* Per-kernel counters of frames (records, calls) handled and declined, process-wide: what
+ * `--stats` shows under "speedups", and what the differential tests assert on, so a kernel
+ * that silently stopped handling anything is noticed. */
+enum { K_COINBASE, K_KRAKEN, K_SPLIT_RECORDS, K_BOOK_LEVELS, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {"coinbase", "kraken", "split_records",
+                                                  "book_levels"};
+static unsigned long long handled[K_COUNT], declined[K_COUNT];
+static PyObject *decode_error; /* msgspec.DecodeError: the one error a decode may decline on */
+
 typedef struct {
     PyObject_HEAD
     PyObject *decode;     /* msgspec decoder's bound decode */
@@ -51,7 +60,9 @@ text_of(PyObject *o, Py_ssize_t *n)
     if (!PyUnicode_CheckExact(o))
         return NULL;
     const char *s = PyUnicode_AsUTF8AndSize(o, n);
-    if (s == NULL)
+    /* Lone surrogates have no UTF-8 form: the Python path decides. Any other error stays
+     * set, and run_fast propagates it. */
+    if (s == NULL && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
         PyErr_Clear();
     return s;
 }
@@ -490,16 +501,61 @@ fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *o
             goto done;
         }
     }
-    /* From here the frame is ours: apply in order, then build the event. */
+    /* From here the frame is ours. The output is made first (the JSON line appended, or
+     * the event built) and the book changed after: a failed write leaves it untouched. */
     result = NULL;
-    if (out == NULL) {
+    PyObject *ev = NULL;
+    if (out != NULL) {
+        Line w;
+        w.n = 0;
+        put_head(&w, "{\"type\":\"book_update\",\"exchange\":\"coinbase\"", sym, pid, ts_ex,
+                 tsl);
+        for (int buy = 1; buy >= 0; buy--) {
+            if (buy)
+                PUT_LIT(&w, ",\"bids\":[");
+            else
+                PUT_LIT(&w, "],\"asks\":[");
+            int first = 1;
+            for (Py_ssize_t j = 0; j < n; j++) {
+                if (ch[j].buy != buy)
+                    continue;
+                if (!first)
+                    PUT_LIT(&w, ",");
+                first = 0;
+                PUT_LIT(&w, "[");
+                put_text(&w, ch[j].price);
+                PUT_LIT(&w, ",");
+                put_text(&w, ch[j].size);
+                PUT_LIT(&w, "]");
+            }
+        }
+        PUT_LIT(&w, "]}\n");
+        if (append_line(&w, out))
+            goto done;
+    }
+    else {
         bids_out = PyList_New(0);
         asks_out = PyList_New(0);
         if (bids_out == NULL || asks_out == NULL)
             goto done;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *lv = pair(ch[i].price, ch[i].size);
+            if (lv == NULL || PyList_Append(ch[i].buy ? bids_out : asks_out, lv)) {
+                Py_XDECREF(lv);
+                goto done;
+            }
+            Py_DECREF(lv);
+        }
+        ev = event_from(t_book_update, sym, pid, ts_ex, ts_local);
+        if (ev == NULL || PyDict_SetItem(ev, a_bids, bids_out) ||
+            PyDict_SetItem(ev, a_asks, asks_out)) {
+            Py_XDECREF(ev);
+            goto done;
+        }
     }
     PyObject *bside = NULL, *aside = NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
         Change *x = &ch[i];
         PyObject **sidep = x->buy ? &bside : &aside;
         if (*sidep == NULL) {
@@ -507,56 +563,16 @@ fast_l2update(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *o
             if (*sidep == NULL)
                 break;
         }
-        if (out == NULL) {
-            PyObject *lv = pair(x->price, x->size);
-            if (lv == NULL || PyList_Append(x->buy ? bids_out : asks_out, lv)) {
-                Py_XDECREF(lv);
-                break;
-            }
-            Py_DECREF(lv);
-        }
         if (store(*sidep, x))
             break;
-        if (i == n - 1 && out != NULL) {
-            Line w;
-            w.n = 0;
-            put_head(&w, "{\"type\":\"book_update\",\"exchange\":\"coinbase\"", sym, pid, ts_ex,
-                     tsl);
-            for (int buy = 1; buy >= 0; buy--) {
-                if (buy)
-                    PUT_LIT(&w, ",\"bids\":[");
-                else
-                    PUT_LIT(&w, "],\"asks\":[");
-                int first = 1;
-                for (Py_ssize_t j = 0; j < n; j++) {
-                    if (ch[j].buy != buy)
-                        continue;
-                    if (!first)
-                        PUT_LIT(&w, ",");
-                    first = 0;
-                    PUT_LIT(&w, "[");
-                    put_text(&w, ch[j].price);
-                    PUT_LIT(&w, ",");
-                    put_text(&w, ch[j].size);
-                    PUT_LIT(&w, "]");
-                }
-            }
-            PUT_LIT(&w, "]}\n");
-            if (!append_line(&w, out) && !bump(self->stats, c_book_updates))
-                result = Py_True;
-        }
-        else if (i == n - 1) {
-            PyObject *ev = event_from(t_book_update, sym, pid, ts_ex, ts_local);
-            if (ev != NULL && (PyDict_SetItem(ev, a_bids, bids_out) ||
-                               PyDict_SetItem(ev, a_asks, asks_out) ||
-                               bump(self->stats, c_book_updates))) {
-                Py_CLEAR(ev);
-            }
-            result = one_event_list(ev);
-        }
     }
     Py_XDECREF(bside);
     Py_XDECREF(aside);
+    if (i < n || bump(self->stats, c_book_updates)) {
+        Py_XDECREF(ev);
+        goto done;
+    }
+    result = out != NULL ? Py_True : one_event_list(ev);
 done:
     for (Py_ssize_t i = 0; i < prepared && i < n; i++)
         Py_XDECREF(ch[i].key);
@@ -608,7 +624,11 @@ fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *out,
         goto done;
     long long tid_ll = PyLong_AsLongLong(tid);
     if (tid_ll == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            result = NULL;
+            goto done;
+        }
+        PyErr_Clear(); /* an id beyond 64 bits: the Python path's ints take it */
         goto done;
     }
     if (out != NULL && !(json_safe(sym) && json_safe(pid)))
@@ -624,11 +644,10 @@ fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *out,
         result = same < 0 ? NULL : Py_None;
         goto done;
     }
+    /* The output first, then the trade id and the counter: a failed write must leave the
+     * trade unseen, or the Python path would drop it as a repeat. */
     result = NULL;
-    next = PyNumber_Add(tid, one);
-    if (next == NULL || PyDict_SetItem(self->trade_next, sym, next) ||
-        bump(self->stats, c_trades))
-        goto done;
+    PyObject *ev = NULL;
     if (out != NULL) {
         Line w;
         w.n = 0;
@@ -642,20 +661,28 @@ fast_match(CoinbaseFast *self, PyObject *msg, PyObject *ts_local, PyObject *out,
         PUT_LIT(&w, ",\"trade_id\":\"");
         put_ll(&w, tid_ll);
         PUT_LIT(&w, "\"}\n");
-        if (!append_line(&w, out))
-            result = Py_True;
+        if (append_line(&w, out))
+            goto done;
+    }
+    else {
+        tid_text = PyObject_Str(tid);
+        if (tid_text == NULL)
+            goto done;
+        ev = event_from(t_trade, sym, pid, ts_ex, ts_local);
+        if (ev == NULL || PyDict_SetItem(ev, a_price, price) ||
+            PyDict_SetItem(ev, a_size, size) || PyDict_SetItem(ev, a_side, aggressor) ||
+            PyDict_SetItem(ev, a_trade_id, tid_text)) {
+            Py_XDECREF(ev);
+            goto done;
+        }
+    }
+    next = PyNumber_Add(tid, one);
+    if (next == NULL || PyDict_SetItem(self->trade_next, sym, next) ||
+        bump(self->stats, c_trades)) {
+        Py_XDECREF(ev);
         goto done;
     }
-    tid_text = PyObject_Str(tid);
-    if (tid_text == NULL)
-        goto done;
-    PyObject *ev = event_from(t_trade, sym, pid, ts_ex, ts_local);
-    if (ev != NULL && (PyDict_SetItem(ev, a_price, price) || PyDict_SetItem(ev, a_size, size) ||
-                       PyDict_SetItem(ev, a_side, aggressor) ||
-                       PyDict_SetItem(ev, a_trade_id, tid_text))) {
-        Py_CLEAR(ev);
-    }
-    result = one_event_list(ev);
+    result = out != NULL ? Py_True : one_event_list(ev);
 done:
     Py_XDECREF(sym);
     Py_XDECREF(next);
@@ -678,11 +705,18 @@ run_fast(CoinbaseFast *self, PyObject *payload, PyObject *ts_local, PyObject *ou
          long long tsl)
 {
     PyObject *res = Py_None;
-    if (!PyBytes_CheckExact(payload) || !PyLong_CheckExact(ts_local) || !all_ascii(payload))
+    if (!PyBytes_CheckExact(payload) || !PyLong_CheckExact(ts_local) || !all_ascii(payload)) {
+        declined[K_COINBASE]++;
         return res;
+    }
     PyObject *msg = PyObject_CallOneArg(self->decode, payload);
     if (msg == NULL) {
+        /* A frame that does not decode is the Python path's to report; any other error
+         * (the decoder itself broken) propagates. */
+        if (!PyErr_ExceptionMatches(decode_error))
+            return NULL;
         PyErr_Clear();
+        declined[K_COINBASE]++;
         return res;
     }
     PyObject *tp = (PyObject *)Py_TYPE(msg);
@@ -691,12 +725,19 @@ run_fast(CoinbaseFast *self, PyObject *payload, PyObject *ts_local, PyObject *ou
     else if (tp == self->match)
         res = fast_match(self, msg, ts_local, out, tsl);
     Py_DECREF(msg);
-    if (res == NULL) {
-        /* Only out of memory or a book altered from outside gets here. Changes are
-         * absolute sizes, so the Python path redoing the frame converges. */
-        PyErr_Clear();
-        res = Py_None;
+    /* Py_None is the one way to decline. An exception (a renamed attribute, a book altered
+     * from outside, out of memory) is never turned into a decline: it propagates. */
+    if (res == NULL)
+        return NULL;
+    if (PyErr_Occurred()) {
+        if (res != Py_None && res != Py_True)
+            Py_DECREF(res);
+        return NULL;
     }
+    if (res == Py_None)
+        declined[K_COINBASE]++;
+    else
+        handled[K_COINBASE]++;
     return res;
 }
 
@@ -709,7 +750,7 @@ CoinbaseFast_feed(CoinbaseFast *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *res = run_fast(self, args[0], args[1], NULL, 0);
     if (res != Py_None)
-        return res;
+        return res; /* the events, or NULL with the exception */
     return PyObject_Vectorcall(self->fallback, args, 2, NULL);
 }
 
@@ -730,6 +771,8 @@ CoinbaseFast_feed_into(CoinbaseFast *self, PyObject *const *args, Py_ssize_t nar
         }
     }
     PyObject *res = run_fast(self, args[0], args[1], out, tsl);
+    if (res == NULL)
+        return NULL;
     if (res == Py_True)
         Py_RETURN_NONE;
     if (res != Py_None)
@@ -743,6 +786,15 @@ CoinbaseFast_init(CoinbaseFast *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"decode", "l2update", "match", "live", "symbols", "stats",
                              "trade_next", "fallback", NULL};
     PyObject *o[8];
+    if (decode_error == NULL) {
+        PyObject *msgspec = PyImport_ImportModule("msgspec");
+        if (msgspec == NULL)
+            return -1;
+        decode_error = PyObject_GetAttrString(msgspec, "DecodeError");
+        Py_DECREF(msgspec);
+        if (decode_error == NULL)
+            return -1;
+    }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO!O!O!O!O:CoinbaseFast", kwlist, &o[0],
                                      &o[1], &o[2], &PyDict_Type, &o[3], &PyDict_Type, &o[4],
                                      &PyDict_Type, &o[5], &PyDict_Type, &o[6], &o[7]))
@@ -879,6 +931,7 @@ text_to_double(PyObject *o, double *out)
             return 0;
         }
     }
+    declined[K_BOOK_LEVELS]++; /* counted per value: float() decides this one */
     PyObject *f = PyFloat_FromString(o);
     if (f == NULL)
         return -1;
@@ -947,6 +1000,7 @@ py_book_levels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         got++;
     }
+    handled[K_BOOK_LEVELS]++;
     result = PyTuple_New(2 * got);
     for (Py_ssize_t j = 0; result != NULL && j < 2 * got; j++) {
         PyObject *f = PyFloat_FromDouble(vals[j]);
@@ -1002,8 +1056,12 @@ py_split_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         unsigned long long ts = le(h, 8);
         long tag = (long)le(h + 8, 2);
         Py_ssize_t n = (Py_ssize_t)le(h + 10, 4);
-        if (ts == stop_ts || tag >= tag_limit || n > max_len || end - pos - 14 < n)
+        if (end - pos - 14 < n)
             break;
+        if (ts == stop_ts || tag >= tag_limit || n > max_len) {
+            declined[K_SPLIT_RECORDS]++;
+            break;
+        }
         PyObject *rec = PyTuple_New(3);
         if (rec == NULL)
             return NULL;
@@ -1017,12 +1075,39 @@ py_split_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
         Py_DECREF(rec);
+        handled[K_SPLIT_RECORDS]++;
         pos += 14 + n;
     }
     return PyLong_FromSsize_t(pos);
 }
 
+/* counters() -> {kernel: {"handled": n, "declined": n}} */
+static PyObject *
+py_counters(PyObject *module, PyObject *unused)
+{
+    PyObject *d = PyDict_New();
+    for (int k = 0; d != NULL && k < K_COUNT; k++) {
+        PyObject *one_k = Py_BuildValue("{sKsK}", "handled", handled[k], "declined", declined[k]);
+        if (one_k == NULL || PyDict_SetItemString(d, kernel_names[k], one_k))
+            Py_CLEAR(d);
+        Py_XDECREF(one_k);
+    }
+    return d;
+}
+
+static PyObject *
+py_reset_counters(PyObject *module, PyObject *unused)
+{
+    memset(handled, 0, sizeof(handled));
+    memset(declined, 0, sizeof(declined));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"counters", py_counters, METH_NOARGS,
+     "counters() -> {kernel: {'handled': n, 'declined': n}}: frames (records, calls) each "
+     "compiled kernel handled and handed back to its Python twin, in this process."},
+    {"reset_counters", py_reset_counters, METH_NOARGS, "Set every kernel counter to 0."},
     {"book_levels", (PyCFunction)(void (*)(void))py_book_levels, METH_FASTCALL,
      "book_levels(side, n) -> the top n levels of a BookSide as floats, price and size "
      "alternating, best first (what float() makes of side.top(n))."},

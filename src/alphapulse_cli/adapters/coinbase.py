@@ -10,7 +10,6 @@ match is the MAKER's: the aggressor is the opposite side.
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -23,6 +22,7 @@ from alphapulse_cli.core.book import L2Book
 from alphapulse_cli.core.times import SECONDS as _SECONDS
 from alphapulse_cli.core.times import rfc3339_to_ns
 from alphapulse_cli.errors import Malformed
+from alphapulse_cli.speedups import kernel
 
 if TYPE_CHECKING:
     from alphapulse_cli._speedups import CoinbaseFast
@@ -38,14 +38,6 @@ _INF = float("inf")
 _decode = m.decode
 _L2Update = m.L2Update
 _Match = m.Match
-# The compiled l2update/match path (src/alphapulse_cli/_speedups.c), when it was built and
-# is not switched off; the pure-Python feed below stays the authority for every frame.
-SPEEDUPS_ENV = "ALPHAPULSE_NO_SPEEDUPS"
-_CoinbaseFast: type[CoinbaseFast] | None
-try:
-    from alphapulse_cli._speedups import CoinbaseFast as _CoinbaseFast
-except ImportError:  # no C compiler at install time: the pure-Python path does it all
-    _CoinbaseFast = None
 
 
 class CoinbaseAdapter(Adapter):
@@ -59,11 +51,12 @@ class CoinbaseAdapter(Adapter):
         # Updated in place: the compiled path holds this very dict.
         self._live: dict[str, tuple[str, L2Book]] = {}
         self._adv_seen: dict[str, dict[str, None]] = {}
-        if speedups is None:
-            speedups = not os.environ.get(SPEEDUPS_ENV)
+        # The compiled l2update/match path (src/alphapulse_cli/_speedups.c), when it runs;
+        # the pure-Python feed below stays the authority for every frame.
+        fast_type: type[CoinbaseFast] | None = kernel("CoinbaseFast", speedups)
         self._fast: CoinbaseFast | None = None
-        if speedups and _CoinbaseFast is not None:
-            self._fast = _CoinbaseFast(
+        if fast_type is not None:
+            self._fast = fast_type(
                 _decode,
                 _L2Update,
                 _Match,
