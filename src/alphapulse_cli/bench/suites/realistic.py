@@ -183,13 +183,22 @@ def kraken_realistic(
 
     syms = [pairs[p] for p in names]
     if v1:
-        sub = {"event": "subscribe", "pair": syms, "subscription": {"name": "book", "depth": depth}}
+        sub: dict[str, object] = {
+            "event": "subscribe",
+            "pair": syms,
+            "subscription": {"name": "book", "depth": depth},
+        }
         sessions = [
             b'{"event":"connect","url":"wss://ws.kraken.com"}',
             json.dumps(sub, separators=(",", ":")).encode(),
         ]
     else:
-        params = {"channel": "book", "symbol": syms, "depth": depth, "snapshot": True}
+        params: dict[str, object] = {
+            "channel": "book",
+            "symbol": syms,
+            "depth": depth,
+            "snapshot": True,
+        }
         sub = {"method": "subscribe", "params": params, "req_id": 1}
         sessions = [
             b'{"event":"connect","url":"wss://ws.kraken.com/v2"}',
