@@ -320,3 +320,16 @@ def test_no_speedups_switches_off_every_kernel(monkeypatch, tmp_path):
     assert all(c == {"handled": 0, "declined": 0} for c in speedups.counters().values())
     monkeypatch.delenv(sp.ENV)
     assert CoinbaseAdapter().speedups and sp.kernel("split_records") is not None
+
+
+def test_advanced_trade_frames_skip_the_compiled_path():
+    ad = CoinbaseAdapter(speedups=True)
+    ad.feed_session({"event": "connect", "url": "wss://advanced-trade-ws.coinbase.com"}, TS)
+    speedups.reset_counters()
+    frame = (EXAMPLES / "coinbase-advanced-l2_data-snapshot.json").read_bytes()
+    assert [e["type"] for e in ad.feed(frame, TS)] == ["book_snapshot"]
+    assert handled_declined() == (0, 0) and not ad.writes_lines
+    ad.feed_session({"event": "connect", "url": "wss://ws-feed.exchange.coinbase.com"}, TS)
+    ad.feed(SNAP, TS)
+    ad.feed(l2('["buy","100.10","1"]'), TS)
+    assert handled_declined() == (1, 1) and ad.writes_lines

@@ -108,6 +108,17 @@ class CoinbaseAdapter(Adapter):
     def _on_connect(self, url: str | None) -> None:
         super()._on_connect(url)
         self.protocol = "advanced" if url and "advanced-trade" in url else "exchange"
+        if self._fast is not None:
+            # The compiled path knows Exchange frames only: on Advanced Trade it would decode
+            # each frame once more just to decline it.
+            fast = self.protocol == "exchange"
+            if fast:
+                self.feed = self._fast.feed  # type: ignore[method-assign]
+                self.feed_into = self._fast.feed_into  # type: ignore[method-assign]
+            else:
+                self.feed = CoinbaseAdapter.feed.__get__(self)  # type: ignore[method-assign]
+                self.feed_into = CoinbaseAdapter.feed_into.__get__(self)  # type: ignore[method-assign]
+            self.writes_lines = fast
 
     def _normalize(self, symbol: str) -> str | None:
         return coinbase_symbol(symbol)

@@ -281,3 +281,54 @@ def kraken_realistic(
                 ).encode()
             )
     return sessions, frames
+
+
+def coinbase_advanced(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """The same traffic as Advanced Trade frames (l2_data, market_trades): what peers that
+    speak only that protocol read. One sequence number across channels, as the venue sends."""
+    sessions = [b'{"event":"connect","url":"wss://advanced-trade-ws.coinbase.com"}']
+    out = []
+    sides = {"buy": "bid", "sell": "offer"}
+    for seq, frame in enumerate(frames):
+        msg = json.loads(frame)
+        kind = msg["type"]
+        if kind == "snapshot":
+            updates = [
+                {
+                    "side": side,
+                    "event_time": "1970-01-01T00:00:00Z",
+                    "price_level": p,
+                    "new_quantity": q,
+                }
+                for side, levels in (("bid", msg["bids"]), ("offer", msg["asks"]))
+                for p, q in levels
+            ]
+            events = [{"type": "snapshot", "product_id": msg["product_id"], "updates": updates}]
+            channel, ts = "l2_data", "2026-01-01T00:00:00.000000Z"
+        elif kind == "l2update":
+            updates = [
+                {"side": sides[s], "event_time": msg["time"], "price_level": p, "new_quantity": q}
+                for s, p, q in msg["changes"]
+            ]
+            events = [{"type": "update", "product_id": msg["product_id"], "updates": updates}]
+            channel, ts = "l2_data", msg["time"]
+        else:
+            trade = {
+                "trade_id": str(msg["trade_id"]),
+                "product_id": msg["product_id"],
+                "price": msg["price"],
+                "size": msg["size"],
+                "side": "SELL" if msg["side"] == "buy" else "BUY",  # the taker's
+                "time": msg["time"],
+            }
+            events = [{"type": "update", "trades": [trade]}]
+            channel, ts = "market_trades", msg["time"]
+        adv = {
+            "channel": channel,
+            "client_id": "",
+            "timestamp": ts,
+            "sequence_num": seq,
+            "events": events,
+        }
+        out.append(json.dumps(adv, separators=(",", ":")).encode())
+    return sessions, out
