@@ -164,6 +164,8 @@ def _rate(fn: Callable[[], int]) -> float:
 
 def _adapter_rate(venue: str, frames: list[bytes]) -> tuple[float, dict[str, int]]:
     adapter = make_adapter(venue)
+    if venue == "kraken":  # as a capture starts: the protocol is known from the URL
+        adapter.feed_session({"event": "connect", "url": "wss://ws.kraken.com/v2"}, T0)
     feed = adapter.feed
     feed(frames[0], T0)  # the snapshot is set-up, not throughput
     body = frames[1:]
