@@ -67,7 +67,7 @@ _alphapulse() {
         ((npos++))
     done
     case "$cmd $npos" in
-        "bench "*) words="wslog-write wslog-read replay-merge replay-bulk replay-pacing parse book shm compact e2e serve redis redis-cluster startup query dashboard archive" ;;
+        "bench "*) words="wslog-write wslog-read replay-merge replay-bulk replay-pacing parse peers book shm compact e2e serve redis redis-cluster startup query dashboard archive" ;;
         "bench "*) words="" ;;
         "collect 0") words="coinbase kraken" ;;
         "collect "*) words="" ;;

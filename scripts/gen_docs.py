@@ -154,7 +154,7 @@ def man_page(full: str, cmd: Command, section: str = "1", extra: list[str] | Non
 
 def environment() -> list[tuple[str, str]]:
     """The variables the commands read, named from the constants the code reads them by."""
-    from alphapulse_cli.adapters import coinbase
+    from alphapulse_cli import speedups
     from alphapulse_cli.collect import credentials
     from alphapulse_cli.redis_streams import url as redis_url
     from alphapulse_cli.shm import layout
@@ -170,9 +170,10 @@ def environment() -> list[tuple[str, str]]:
             "Coinbase API credentials, for the authenticated level2 channel.",
         ),
         (
-            coinbase.SPEEDUPS_ENV,
-            "Non-empty: Coinbase frames take the pure-Python path instead of the "
-            "compiled one (same output, slower; for comparing the two).",
+            speedups.ENV,
+            "Non-empty: every compiled kernel (Coinbase and Kraken frames, .wslog record "
+            "splitting, shared-memory book levels) is switched off and its pure-Python twin "
+            "runs instead (same output, slower; for comparing the two).",
         ),
     ]
 

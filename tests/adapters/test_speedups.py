@@ -254,3 +254,82 @@ def test_event_lines_are_the_same_with_and_without_speedups(monkeypatch):
     assert fast == slow and fast.count(b"\n") > 3000
     assert b"".join(per_message) == slow
     assert len(per_message) > 3000  # a block per message that had events
+
+
+def handled_declined(kernel: str = "coinbase") -> tuple[int, int]:
+    c = speedups.counters()[kernel]
+    return c["handled"], c["declined"]
+
+
+def test_the_compiled_path_handles_the_bulk_and_declines_only_what_it_must():
+    trio = Trio()
+    frames = coinbase_traffic(4000, seed=8, levels=200)
+    speedups.reset_counters()
+    same(frames, trio)
+    handled, declined = handled_declined()
+    # Two compiled adapters see every frame; all but the snapshot and the first sight of a
+    # price or product are theirs.
+    assert handled + declined == 2 * len(frames)
+    assert handled > 1.6 * len(frames), (handled, declined)
+    speedups.reset_counters()
+    same([SNAP, l2('["buy","100.10","1e-3"]'), match(4_000_000)], trio)
+    assert handled_declined() == (0, 6)
+
+
+def test_an_error_inside_the_kernel_propagates_instead_of_switching_it_off():
+    ad = CoinbaseAdapter(speedups=True)
+    ad.feed(SNAP, TS)
+    ad._live["BTC-USD"] = ("BTC-USD", object())  # type: ignore[assignment]  # no _cache
+    with pytest.raises(AttributeError):
+        ad.feed(l2('["buy","100.10","1"]'), TS)
+    with pytest.raises(AttributeError):
+        ad.feed_into(l2('["buy","100.10","1"]'), TS, bytearray())
+
+
+def test_a_failed_write_leaves_trade_ids_and_the_book_unmoved():
+    ad, ref = CoinbaseAdapter(speedups=True), CoinbaseAdapter(speedups=False)
+    for a in (ad, ref):
+        a.feed(SNAP, TS)
+        a.feed(match(41), TS)
+    for frame in (match(42), l2('["sell","100.20","9"]')):
+        out = bytearray()
+        view = memoryview(out)  # an exported buffer cannot be resized: the write fails
+        with pytest.raises(BufferError):
+            ad.feed_into(frame, TS, out)
+        view.release()
+        assert state(ad) == state(ref)
+        ad.feed_into(frame, TS, out)
+        assert bytes(out) == ENCODE(ref.feed(frame, TS))
+        assert state(ad) == state(ref)
+
+
+def test_no_speedups_switches_off_every_kernel(monkeypatch, tmp_path):
+    from alphapulse_cli import speedups as sp
+    from alphapulse_cli.wslog.reader import iter_records
+    from tests.helpers.wslog_spec import spec_log
+
+    path = tmp_path / "a.wslog"
+    path.write_bytes(spec_log([(TS + i, 1, 0, f) for i, f in enumerate([SNAP, match(1)])]))
+    monkeypatch.setenv(sp.ENV, "1")
+    speedups.reset_counters()
+    ad = CoinbaseAdapter()
+    assert not ad.speedups and sp.kernel("split_records") is None
+    for _ts, _tag, frame in iter_records(path):
+        ad.feed(frame, TS)
+    assert sp.counters()["enabled"] is False
+    assert all(c == {"handled": 0, "declined": 0} for c in speedups.counters().values())
+    monkeypatch.delenv(sp.ENV)
+    assert CoinbaseAdapter().speedups and sp.kernel("split_records") is not None
+
+
+def test_advanced_trade_frames_skip_the_compiled_path():
+    ad = CoinbaseAdapter(speedups=True)
+    ad.feed_session({"event": "connect", "url": "wss://advanced-trade-ws.coinbase.com"}, TS)
+    speedups.reset_counters()
+    frame = (EXAMPLES / "coinbase-advanced-l2_data-snapshot.json").read_bytes()
+    assert [e["type"] for e in ad.feed(frame, TS)] == ["book_snapshot"]
+    assert handled_declined() == (0, 0) and not ad.writes_lines
+    ad.feed_session({"event": "connect", "url": "wss://ws-feed.exchange.coinbase.com"}, TS)
+    ad.feed(SNAP, TS)
+    ad.feed(l2('["buy","100.10","1"]'), TS)
+    assert handled_declined() == (1, 1) and ad.writes_lines

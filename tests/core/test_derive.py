@@ -156,6 +156,9 @@ def test_replay_cli_formats_and_stats(tmp_path):
     stats = json.loads(r.stderr.decode().strip().splitlines()[-1])
     assert stats["integrity"]["kraken"]["checksum_ok"] == 2
     assert set(stats["integrity"]["coinbase"]) == set(STAT_KEYS)
+    sp = stats["speedups"]
+    if sp["built"]:  # each record went through the compiled splitter
+        assert sp["enabled"] and sp["split_records"]["handled"] == stats["records"]
     r = run_cli("replay", str(log), "--format", "books", "--depth", "1", "--symbol", "BTC-USD")
     assert r.returncode == 0, r.stderr
     books = [json.loads(x) for x in r.stdout.splitlines()]

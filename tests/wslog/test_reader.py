@@ -11,8 +11,8 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alphapulse_cli import speedups
 from alphapulse_cli.errors import BadLogError, TruncatedLogError
-from alphapulse_cli.wslog import reader as reader_mod
 from alphapulse_cli.wslog.reader import ReadStats, complete_length, expand_inputs, iter_records
 from tests.helpers.wslog_spec import spec_log, spec_preamble, spec_record
 
@@ -208,10 +208,28 @@ def record_splitter(request, monkeypatch):
     """Every reader test runs twice: with the compiled record splitter and with the
     pure-Python loop (which also handles whatever the splitter stops at)."""
     if request.param == "python":
-        monkeypatch.setattr(reader_mod, "_split", None)
-    elif reader_mod._split is None:
-        pytest.skip("the compiled splitter is not built")
+        monkeypatch.setenv(speedups.ENV, "1")
+    else:
+        monkeypatch.delenv(speedups.ENV, raising=False)
+        if not speedups.enabled():
+            pytest.skip("the compiled splitter is not built")
     return request.param
+
+
+def test_the_compiled_splitter_takes_the_ordinary_records_and_declines_preambles(
+    tmp_path, record_splitter
+):
+    recs = [(1000 + i, 1, 0, b"y" * (i % 5 + 1)) for i in range(40)]
+    path = tmp_path / "two.wslog"
+    path.write_bytes(spec_log(recs[:25]) + spec_log(recs[25:]))
+    before = speedups.counters().get("split_records", {"handled": 0, "declined": 0})
+    assert len(list(iter_records(path))) == 40
+    after = speedups.counters().get("split_records", {"handled": 0, "declined": 0})
+    if record_splitter == "python":
+        assert after == before
+    else:  # the preambles are the Python loop's to read
+        assert after["handled"] - before["handled"] == 40
+        assert 1 <= after["declined"] - before["declined"] <= 2
 
 
 def test_preambles_cut_tails_and_bad_headers_inside_a_chunk(tmp_path):

@@ -77,6 +77,24 @@ class Adapter:
         # a new connection's first trades are checked against the last one's).
         self.trade_ids = TradeIds()
 
+    # A compiled path holds references to the adapter's dicts and cannot be pickled: it is
+    # left out and attached again to the restored dicts (compact/carry.py pickles adapters
+    # to continue books across hourly files).
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_fast", "feed", "feed_into", "writes_lines"):
+            state.pop(name, None)
+        state["_speedups"] = getattr(self, "_fast", None) is not None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        speedups = state.pop("_speedups", False)
+        self.__dict__.update(state)
+        self._attach_fast(speedups)
+
+    def _attach_fast(self, speedups: bool | None) -> None:
+        """Attach the venue's compiled path, when it has one and it runs."""
+
     # ---- the public surface -------------------------------------------------------------
     def feed(self, payload: bytes, ts_local: int) -> list[Event]:
         """Normalized events for one inbound frame. Never raises."""

@@ -16,7 +16,6 @@ snapshot (collect resubscribes level2 and market_trades). A number not beyond th
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -29,6 +28,7 @@ from alphapulse_cli.core.book import L2Book
 from alphapulse_cli.core.times import SECONDS as _SECONDS
 from alphapulse_cli.core.times import rfc3339_to_ns
 from alphapulse_cli.errors import Malformed
+from alphapulse_cli.speedups import kernel
 
 if TYPE_CHECKING:
     from alphapulse_cli._speedups import CoinbaseFast
@@ -44,14 +44,6 @@ _INF = float("inf")
 _decode = m.decode
 _L2Update = m.L2Update
 _Match = m.Match
-# The compiled l2update/match path (src/alphapulse_cli/_speedups.c), when it was built and
-# is not switched off; the pure-Python feed below stays the authority for every frame.
-SPEEDUPS_ENV = "ALPHAPULSE_NO_SPEEDUPS"
-_CoinbaseFast: type[CoinbaseFast] | None
-try:
-    from alphapulse_cli._speedups import CoinbaseFast as _CoinbaseFast
-except ImportError:  # no C compiler at install time: the pure-Python path does it all
-    _CoinbaseFast = None
 
 
 class CoinbaseAdapter(Adapter):
@@ -66,14 +58,15 @@ class CoinbaseAdapter(Adapter):
         self._live: dict[str, tuple[str, L2Book]] = {}
         self._adv_seen: dict[str, dict[str, None]] = {}
         self._adv_seq: int | None = None  # the connection's last Advanced Trade sequence_num
-        if speedups is None:
-            speedups = not os.environ.get(SPEEDUPS_ENV)
         self._attach_fast(speedups)
 
-    def _attach_fast(self, speedups: bool) -> None:
+    def _attach_fast(self, speedups: bool | None) -> None:
+        # The compiled l2update/match path (src/alphapulse_cli/_speedups.c), when it runs;
+        # the pure-Python feed below stays the authority for every frame.
+        fast_type: type[CoinbaseFast] | None = kernel("CoinbaseFast", speedups)
         self._fast: CoinbaseFast | None = None
-        if speedups and _CoinbaseFast is not None:
-            self._fast = _CoinbaseFast(
+        if fast_type is not None:
+            self._fast = fast_type(
                 _decode,
                 _L2Update,
                 _Match,
@@ -87,21 +80,7 @@ class CoinbaseAdapter(Adapter):
             self.feed = self._fast.feed  # type: ignore[method-assign]
             self.feed_into = self._fast.feed_into  # type: ignore[method-assign]
             self.writes_lines = True
-
-    # The compiled path holds references to this adapter's dicts and cannot be pickled: it
-    # is left out and attached again to the restored dicts (compact/carry.py pickles
-    # adapters to continue books across hourly files).
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        for name in ("_fast", "feed", "feed_into", "writes_lines"):
-            state.pop(name, None)
-        state["_speedups"] = self._fast is not None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        speedups = state.pop("_speedups")
-        self.__dict__.update(state)
-        self._attach_fast(speedups)
+        self._choose_path()  # a restored adapter (compact/carry.py) knows its protocol
 
     @property
     def speedups(self) -> bool:
@@ -141,6 +120,20 @@ class CoinbaseAdapter(Adapter):
         super()._on_connect(url)
         self._adv_seq = None  # numbering starts again with each connection
         self.protocol = "advanced" if url and "advanced-trade" in url else "exchange"
+        self._choose_path()
+
+    def _choose_path(self) -> None:
+        if self._fast is not None and self.protocol is not None:
+            # The compiled path knows Exchange frames only: on Advanced Trade it would decode
+            # each frame once more just to decline it.
+            fast = self.protocol == "exchange"
+            if fast:
+                self.feed = self._fast.feed  # type: ignore[method-assign]
+                self.feed_into = self._fast.feed_into  # type: ignore[method-assign]
+            else:
+                self.feed = CoinbaseAdapter.feed.__get__(self)  # type: ignore[method-assign]
+                self.feed_into = CoinbaseAdapter.feed_into.__get__(self)  # type: ignore[method-assign]
+            self.writes_lines = fast
 
     def _normalize(self, symbol: str) -> str | None:
         return coinbase_symbol(symbol)

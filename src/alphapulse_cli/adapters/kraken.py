@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -31,8 +31,13 @@ from alphapulse_cli.adapters.kraken_items import (
     depth_for,
 )
 from alphapulse_cli.adapters.symbols import kraken_symbol, to_kraken
+from alphapulse_cli.adapters.tradeids import TradeIds
 from alphapulse_cli.core.book import L2Book
 from alphapulse_cli.errors import Malformed
+from alphapulse_cli.speedups import kernel
+
+if TYPE_CHECKING:
+    from alphapulse_cli._speedups import KrakenFast
 
 V2_URL = "wss://ws.kraken.com/v2"
 V1_URL = "wss://ws.kraken.com"
@@ -61,7 +66,9 @@ class KrakenAdapter(Adapter):
     venue = "kraken"
     symbol_form = "BASE/QUOTE"
 
-    def __init__(self) -> None:
+    def __init__(self, speedups: bool | None = None) -> None:
+        """speedups: use the compiled path (default: when built, unless
+        $ALPHAPULSE_NO_SPEEDUPS is set). Events are the same either way."""
         super().__init__()
         self._precision: dict[str, tuple[int, int]] = {}  # instrument channel, by v2 symbol
         self._inferred: dict[str, tuple[int, int]] = {}  # most decimals seen, by v2 symbol
@@ -74,6 +81,107 @@ class KrakenAdapter(Adapter):
         self._req_id = 0
         self._pending_resub: dict[str, tuple[str, int]] = {}  # symbol -> (protocol, depth)
         self._resub_ns: dict[str, int] = {}  # when the last resubscribe was queued
+        # The compiled book-update/trade path (src/alphapulse_cli/_speedups.c), when it runs;
+        # the pure-Python feed stays the authority. It reads `_live`: venue symbol ->
+        # (symbol, book, depth, price tokens, qty tokens, price places, qty places, inferred
+        # price places, inferred qty places) for each valid book, rebuilt (in place, the
+        # C side holds this dict) after anything that may change one of them.
+        self._live: dict[str, tuple[Any, ...]] = {}
+        self._attach_fast(speedups)
+
+    def _attach_fast(self, speedups: bool | None) -> None:
+        fast_type: type[KrakenFast] | None = kernel("KrakenFast", speedups)
+        self._fast: KrakenFast | None = None
+        if fast_type is not None:
+            self._fast = fast_type(
+                _decode,
+                self._live,
+                self._symbols,
+                self.stats,
+                self.trade_ids.next,
+                self._fast_mismatch,
+                self._slow_feed,
+            )
+            self.feed = self._fast.feed  # type: ignore[method-assign]
+            self.feed_into = self._fast.feed_into  # type: ignore[method-assign]
+            self.writes_lines = True
+        self._refresh_live()  # a restored adapter (compact/carry.py) has books already
+
+    @property
+    def speedups(self) -> bool:
+        """Whether this adapter runs the compiled path."""
+        return self._fast is not None
+
+    def share_trade_ids(self, ids: TradeIds) -> None:
+        super().share_trade_ids(ids)
+        if self._fast is not None:
+            self._fast.set_trade_next(ids.next)
+
+    def feed_session(self, obj: dict[str, Any], ts_local: int) -> list[Event]:
+        out = super().feed_session(obj, ts_local)
+        self._refresh_live()
+        return out
+
+    def _slow_feed(self, payload: bytes, ts_local: int) -> list[Event]:
+        """The pure-Python feed, for the frames the compiled path declines."""
+        out = Adapter.feed(self, payload, ts_local)
+        self._refresh_live()
+        return out
+
+    def _validity_changed(self) -> None:
+        self._refresh_live()
+
+    def _refresh_live(self) -> None:
+        """Rebuild `_live` from the books, depths, precisions and token caches, exactly as
+        the Python path would find them for the next frame."""
+        fast = self._fast
+        if fast is None:
+            return
+        live = self._live
+        live.clear()
+        proto = self.protocol
+        fast.set_protocol(1 if proto == "v1" else 2 if proto == "v2" else 0)
+        if proto is None:
+            return
+        books, stale = self.books, self._stale
+        for vs, sym in self._symbols.items():
+            book = books.get(sym)
+            if book is None or sym in stale:
+                continue
+            depth = self._depth_used.get(sym)
+            if depth is None or (proto == "v2" and depth != self._depth(vs)):
+                continue  # the Python path sets the depth with its next frame
+            prec = (self._precision.get(vs) or self._inferred.get(vs)) if proto == "v2" else None
+            cached = self._tokens.get(vs)
+            if cached is None or cached[0] != prec:
+                cached = self._tokens[vs] = (prec, {}, {})
+            pp, qp = prec if prec is not None else (-1, -1)
+            ipp, iqp = self._inferred.get(vs, (0, 0))
+            live[vs] = (sym, book, depth, cached[1], cached[2], pp, qp, ipp, iqp)
+
+    def _fast_mismatch(self, ev: Event, expected: int, computed: int) -> list[Event]:
+        """The compiled path applied a book update whose checksum it could not confirm
+        (computed < 0: a token only Decimal makes): what the Python path does next."""
+        sym, vs, ts_ex, ts_local = (
+            ev["symbol"],
+            ev["venue_symbol"],
+            ev["ts_exchange"],
+            ev["ts_local"],
+        )
+        ver = "v1" if self.protocol == "v1" else "v2"
+        if computed < 0:
+            computed = self._checksum(self.books[sym], vs, ver)
+            if computed == expected:
+                self.stats["checksum_ok"] += 1
+                self._refresh_live()
+                return [ev]
+        out = [ev, self._mismatch(sym, vs, ts_ex, ts_local, expected, computed)]
+        self._stale.add(sym)
+        self._pending_resub[vs] = (ver, self._depth_used.get(sym) or self._depth(vs))
+        self._resubscribe_due(vs, ts_local)
+        out.append(self._resync(sym, vs, ts_ex, ts_local, "checksum_mismatch"))
+        self._refresh_live()
+        return out
 
     # ---- public --------------------------------------------------------------------------
     def default_url(self, protocol: str | None = None) -> str:
@@ -126,6 +234,10 @@ class KrakenAdapter(Adapter):
                 return
 
     def _learn_outbound(self, obj: dict[str, Any]) -> None:
+        self._learn_outbound_obj(obj)
+        self._refresh_live()
+
+    def _learn_outbound_obj(self, obj: dict[str, Any]) -> None:
         if obj.get("method") == "subscribe" and isinstance(obj.get("params"), dict):
             params = obj["params"]
             if self.protocol is None:

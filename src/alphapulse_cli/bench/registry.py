@@ -9,6 +9,7 @@ SUITES: dict[str, str] = {
     "replay-bulk": "alphapulse_cli.bench.suites.replay:bulk_suite",
     "replay-pacing": "alphapulse_cli.bench.suites.replay:pacing_suite",
     "parse": "alphapulse_cli.bench.suites.parse:suite",
+    "peers": "alphapulse_cli.bench.suites.peers:suite",
     "book": "alphapulse_cli.bench.suites.book:suite",
     "shm": "alphapulse_cli.bench.suites.shm:shm_suite",
     "compact": "alphapulse_cli.bench.suites.compact:suite",
@@ -38,6 +39,7 @@ SUMMARIES: dict[str, str] = {
     "parse": (
         "Normalized msgs/s per venue (decode, book, integrity, events) vs stdlib json.loads."
     ),
+    "peers": "alphapulse vs cryptofeed (when importable) msgs/s on the same frames, checksums on.",
     "book": (
         "Book update p50/p99 per level change (with string->key conversion) on 50,000 levels, "
         "and top-50 extraction."

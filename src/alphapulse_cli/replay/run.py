@@ -6,6 +6,7 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from alphapulse_cli import speedups
 from alphapulse_cli.errors import UsageError
 from alphapulse_cli.replay.merge import (
     KIND_VALUES,
@@ -206,7 +207,9 @@ def run_replay(req: ReplayRequest, sink: BinaryIO) -> dict[str, Any]:
     if normalizer is not None:
         out_stats.integrity = normalizer.stats
     req.warnings = _empty_result_warnings(req, out_stats.records, normalizer)
-    return out_stats.to_json(read_stats)
+    summary = out_stats.to_json(read_stats)
+    summary["speedups"] = speedups.counters()
+    return summary
 
 
 def _empty_result_warnings(req: ReplayRequest, records: int, normalizer: Any | None) -> list[str]:

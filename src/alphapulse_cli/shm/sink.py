@@ -24,12 +24,9 @@ from alphapulse_cli.core.book import BookSide
 from alphapulse_cli.errors import AlphapulseError, DataError, UsageError
 from alphapulse_cli.shm.layout import MAX_LEVELS
 from alphapulse_cli.shm.writer import ShmBookWriter
+from alphapulse_cli.speedups import kernel
 
-_book_levels: Callable[[BookSide, int], tuple[float, ...]] | None
-try:  # compiled: a side's top levels straight to floats, no lists (src/.../_speedups.c)
-    from alphapulse_cli._speedups import book_levels as _book_levels
-except ImportError:
-    _book_levels = None
+_BookLevels = Callable[[BookSide, int], tuple[float, ...]]
 
 _BOOK_TYPES = frozenset(("book_snapshot", "book_update"))
 _MODE = re.compile(r"(?:0o?)?([0-7]{1,3})")
@@ -81,6 +78,8 @@ class ShmSink:
         self.errors = 0
         self.last_error: str | None = None
         self.closed = False
+        # compiled: a side's top levels straight to floats, no lists
+        self._book_levels: _BookLevels | None = kernel("book_levels")
 
     # ---- EventSink ----------------------------------------------------------------------
 
@@ -171,13 +170,13 @@ class ShmSink:
             return
         book = adapter.books[sym]
         try:
-            if _book_levels is None:
+            if self._book_levels is None:
                 bids, asks = book.top(MAX_LEVELS)
                 self._writer.write_book(ts, adapter.venue, sym, bids, asks)
             else:
                 try:
-                    b = _book_levels(book.bids, MAX_LEVELS)
-                    a = _book_levels(book.asks, MAX_LEVELS)
+                    b = self._book_levels(book.bids, MAX_LEVELS)
+                    a = self._book_levels(book.asks, MAX_LEVELS)
                 except ValueError as exc:
                     raise DataError(
                         f"{adapter.venue} {sym} at {ts}: book level is not a number ({exc})"

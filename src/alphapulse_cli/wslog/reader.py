@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from alphapulse_cli.errors import BadLogError, TruncatedLogError
+from alphapulse_cli.speedups import kernel
 from alphapulse_cli.wslog.format import (
     HEADER,
     HEADER_SIZE,
@@ -37,11 +38,8 @@ _END_EVENT_PREFIX = b'{"event":"end"'
 
 Record = tuple[int, int, bytes]
 
-_split: Callable[[bytes, int, list[Record], int, int, int], int] | None
-try:  # the compiled record splitter (src/alphapulse_cli/_speedups.c), when it was built
-    from alphapulse_cli._speedups import split_records as _split
-except ImportError:
-    _split = None
+# The compiled record splitter (src/alphapulse_cli/_speedups.c), when it runs.
+_Split = Callable[[bytes, int, list[Record], int, int, int], int]
 
 TAILS = ("raise", "stop")
 
@@ -188,7 +186,7 @@ def _records(
     pos = 0
     rec_start = -1
     where = " (decompressed)" if compressed else ""
-    split = _split
+    split: _Split | None = kernel("split_records")
     while True:
         end = len(buf)
         while pos + HEADER_SIZE <= end:
