@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alphapulse_cli.dashboard import PUSH_S
 from alphapulse_cli.dashboard.logbooks import LogBooks
 from alphapulse_cli.dashboard.redis_link import RedisLink, fields
 from alphapulse_cli.errors import AlphapulseError, UpstreamError
@@ -24,7 +25,7 @@ def _pairs(levels: list[tuple[float, float]]) -> list[list[float]]:
 
 class DepthSource:
     name = "depth"
-    interval = 0.05
+    interval = PUSH_S
 
     def __init__(self, shm: str | None, redis: RedisLink | None, data: Path | None = None) -> None:
         self.shm = shm

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from alphapulse_cli.dashboard import PUSH_S
 from alphapulse_cli.venues_table import VENUE_NAMES
 from alphapulse_cli.wslog import format as F
 
@@ -104,7 +105,7 @@ def newest_logs(data_dir: Path) -> Iterator[tuple[str, Path]]:
 
 class FirehoseSource:
     name = "firehose"
-    interval = 0.05
+    interval = PUSH_S
 
     def __init__(self, data_dir: Path | None) -> None:
         self.data_dir = data_dir

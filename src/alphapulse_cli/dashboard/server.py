@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
+from alphapulse_cli.dashboard import PUSH_S
 from alphapulse_cli.dashboard.state import Dashboard
 from alphapulse_cli.errors import UsageError
 
-PUSH_S = 0.05  # 20 Hz: the page shows >= 10 updates a second with room to spare
 TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",

@@ -7,6 +7,7 @@ import time
 from collections import deque
 from typing import Any
 
+from alphapulse_cli.dashboard import PUSH_S
 from alphapulse_cli.dashboard.redis_link import RedisLink, fields, text
 from alphapulse_cli.errors import UpstreamError
 
@@ -39,7 +40,7 @@ def trade_of(key: str, flat: list[Any]) -> dict[str, Any] | None:
 
 class TapeSource:
     name = "tape"
-    interval = 0.05
+    interval = PUSH_S
 
     def __init__(self, url: str | None) -> None:
         self.link = RedisLink(url, "alphapulse-dashboard") if url is not None else None
